@@ -1,0 +1,144 @@
+"""Money: credit accounts, the append-only ledger, holds, redeem codes, payments.
+
+All amounts are integers of nano-USD (1e-9 USD); see ``billing.money`` for the
+one conversion and rounding rule. Only ``billing.services`` writes these rows.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class CreditAccount(models.Model):
+    """One per user today; the owner is a plain FK so an organisation can own one later."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="credit_account"
+    )
+    # Cached sum of the ledger, updated in the same transaction as each entry.
+    balance_nanos = models.BigIntegerField(default=0)
+    # Cached sum of open holds; available = balance - held, never negative.
+    held_nanos = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(held_nanos__gte=0), name="account_held_non_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"account of {self.user}"
+
+    @property
+    def available_nanos(self) -> int:
+        return self.balance_nanos - self.held_nanos
+
+
+class LedgerEntry(models.Model):
+    """An immutable record of money moving.
+
+    Rows are never updated or deleted: a mistake is corrected by a new
+    ``adjustment`` or ``refund`` entry, so the history always explains the balance.
+    """
+
+    class Kind(models.TextChoices):
+        GRANT = "grant", "Grant"
+        TOPUP = "topup", "Top-up"
+        USAGE = "usage", "Usage"
+        REFUND = "refund", "Refund"
+        ADJUSTMENT = "adjustment", "Adjustment"
+
+    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="entries")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    amount_nanos = models.BigIntegerField(help_text="Signed: credits positive, charges negative.")
+    generation_id = models.CharField(max_length=64, blank=True, db_index=True)
+    idempotency_key = models.CharField(max_length=200)
+    memo = models.CharField(max_length=500, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "ledger entries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "idempotency_key"], name="ledger_idempotency_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["account", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount_nanos} on {self.account_id}"
+
+
+class Hold(models.Model):
+    """Money reserved for an in-flight request, released or converted when it ends."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        SETTLED = "settled", "Settled"
+        RELEASED = "released", "Released"
+        EXPIRED = "expired", "Expired"
+
+    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="holds")
+    api_key = models.ForeignKey(
+        "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="holds"
+    )
+    amount_nanos = models.BigIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    generation_id = models.CharField(max_length=64, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "expires_at"])]
+
+    def __str__(self) -> str:
+        return f"hold {self.amount_nanos} ({self.status})"
+
+
+class RedeemCode(models.Model):
+    """A single-use credit code; only its hash is stored, like API keys."""
+
+    code_hash = models.CharField(max_length=64, unique=True)
+    batch = models.CharField(max_length=100, db_index=True)
+    value_nanos = models.BigIntegerField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    redeemed_by = models.ForeignKey(
+        CreditAccount, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    redeemed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"code {self.batch} ({'redeemed' if self.redeemed_at else 'open'})"
+
+
+class Payment(models.Model):
+    """A card payment through Stripe Checkout, credited once per session id."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PAID = "paid", "Paid"
+        FAILED = "failed", "Failed"
+
+    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="payments")
+    stripe_session_id = models.CharField(max_length=255, unique=True)
+    amount_nanos = models.BigIntegerField()
+    amount_cents = models.PositiveIntegerField()
+    currency = models.CharField(max_length=10)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    credited_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"payment {self.stripe_session_id} ({self.status})"

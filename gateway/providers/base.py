@@ -1,0 +1,99 @@
+"""The interface every provider adapter implements.
+
+An adapter turns a validated OpenAI-shaped request into one upstream call and
+yields OpenAI-shaped results. It never touches billing or the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where and how to call: a snapshot of one catalog Endpoint and its Provider."""
+
+    endpoint_id: int
+    model_slug: str
+    provider_slug: str
+    provider_name: str
+    protocol: str
+    base_url: str
+    api_key: str
+    upstream_model: str
+    max_output_tokens: int
+    connect_timeout: float = 10.0
+    first_byte_timeout: float = 120.0
+    idle_timeout: float = 120.0
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0  # all input tokens, cached ones included (OpenAI's convention)
+    completion_tokens: int = 0  # all output tokens, reasoning included
+    cached_tokens: int = 0  # cache reads, a subset of prompt_tokens
+    cache_write_tokens: int = 0  # cache writes, a subset of prompt_tokens
+    reasoning_tokens: int = 0  # a subset of completion_tokens
+
+
+@dataclass
+class Completion:
+    """A whole (non-streaming) answer in OpenAI's shape."""
+
+    choices: list[dict[str, Any]]  # OpenAI `choices` items: index, message, finish_reason, logprobs
+    usage: Usage
+    native_finish_reason: str = ""
+    upstream_id: str = ""
+
+
+@dataclass
+class StreamEnd:
+    """The last item an adapter's stream yields: the usage and why it ended."""
+
+    usage: Usage | None  # None when the provider reported none (the gateway counts)
+    finish_reason: str = ""
+    native_finish_reason: str = ""
+    upstream_id: str = ""
+
+
+# A streamed item: an OpenAI chunk's `choices` list (deltas), or the StreamEnd.
+StreamItem = list[dict[str, Any]] | StreamEnd
+
+
+@dataclass
+class UpstreamError(Exception):
+    """A provider failure, already classified for the gateway's status and retry decisions.
+
+    kind: one of connect, timeout, rate_limit, overloaded, server, invalid_request,
+    auth, not_found, content_filter, bad_response.
+    """
+
+    kind: str
+    message: str
+    status: int = 502
+    retry_after: float | None = None
+    native_status: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    RETRYABLE = frozenset({"connect", "timeout", "rate_limit", "overloaded", "server"})
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind in self.RETRYABLE
+
+
+class Adapter(Protocol):
+    """``request`` is the validated OpenAI request body; the gateway has already
+    put the effective output cap in ``request["max_tokens"]`` (never absent) and
+    removed ``max_completion_tokens``."""
+
+    async def complete(self, request: dict[str, Any], target: Target) -> Completion:
+        """Return the whole answer or raise UpstreamError."""
+
+    def stream(self, request: dict[str, Any], target: Target) -> AsyncIterator[StreamItem]:
+        """Yield choice-delta lists, then exactly one StreamEnd; raise UpstreamError on failure."""

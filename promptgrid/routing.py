@@ -1,0 +1,3 @@
+"""Websocket routes (live dashboard updates)."""
+
+websocket_urlpatterns: list = []

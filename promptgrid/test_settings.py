@@ -1,0 +1,13 @@
+"""Settings for the test suite: the real settings with test-friendly environment defaults."""
+
+import os
+
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-checks-0123456789")
+os.environ.setdefault("AUTH_CACHE_SECONDS", "0")
+os.environ.setdefault("CATALOG_CACHE_SECONDS", "0")
+
+from promptgrid.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
