@@ -24,9 +24,7 @@ class CreditAccount(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(
-                condition=models.Q(held_nanos__gte=0), name="account_held_non_negative"
-            ),
+            models.CheckConstraint(condition=models.Q(held_nanos__gte=0), name="account_held_non_negative"),
         ]
 
     def __str__(self) -> str:
@@ -66,9 +64,7 @@ class LedgerEntry(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "ledger entries"
         constraints = [
-            models.UniqueConstraint(
-                fields=["account", "idempotency_key"], name="ledger_idempotency_unique"
-            ),
+            models.UniqueConstraint(fields=["account", "idempotency_key"], name="ledger_idempotency_unique"),
         ]
         indexes = [models.Index(fields=["account", "-created_at"])]
 

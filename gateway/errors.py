@@ -21,8 +21,9 @@ _TYPES = {
 }
 
 
-def error_body(status: int, message: str, *, code: str | None = None, param: str | None = None,
-               type_: str | None = None) -> dict[str, Any]:
+def error_body(
+    status: int, message: str, *, code: str | None = None, param: str | None = None, type_: str | None = None
+) -> dict[str, Any]:
     return {
         "error": {
             "message": message,
@@ -33,8 +34,15 @@ def error_body(status: int, message: str, *, code: str | None = None, param: str
     }
 
 
-def error_response(status: int, message: str, *, code: str | None = None, param: str | None = None,
-                   type_: str | None = None, headers: dict[str, str] | None = None) -> JsonResponse:
+def error_response(
+    status: int,
+    message: str,
+    *,
+    code: str | None = None,
+    param: str | None = None,
+    type_: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JsonResponse:
     return JsonResponse(
         error_body(status, message, code=code, param=param, type_=type_), status=status, headers=headers
     )
@@ -58,6 +66,7 @@ def drf_exception_handler(exc: Exception, context: dict[str, Any]):
     else:
         message = str(detail)
     return Response(
-        error_body(response.status_code, message, param=param), status=response.status_code,
+        error_body(response.status_code, message, param=param),
+        status=response.status_code,
         headers={k: v for k, v in response.items()},
     )

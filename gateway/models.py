@@ -17,7 +17,9 @@ class Generation(models.Model):
     api_key = models.ForeignKey(
         "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="generations"
     )
-    model = models.ForeignKey("catalog.Model", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    model = models.ForeignKey(
+        "catalog.Model", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     endpoint = models.ForeignKey(
         "catalog.Endpoint", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -44,7 +46,7 @@ class Generation(models.Model):
     attempts = models.JSONField(default=list, blank=True)
     # Stored only when the user turned logging on; deleted after their retention period.
     prompt_text = models.JSONField(null=True, blank=True)
-    completion_text = models.TextField(null=True, blank=True)
+    completion_text = models.TextField(null=True, blank=True)  # noqa: DJ001 (null = not logged)
     created_at = models.DateTimeField(db_index=True)
 
     class Meta:

@@ -107,9 +107,7 @@ TEMPLATES = [
 
 # Database: SQLite file by default, PostgreSQL through psycopg 3 with postgres://…
 _DEFAULT_DB = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
-_database_url = env_url(
-    "DATABASE_URL", _DEFAULT_DB, schemes=("sqlite", "postgres", "postgresql", "pgsql")
-)
+_database_url = env_url("DATABASE_URL", _DEFAULT_DB, schemes=("sqlite", "postgres", "postgresql", "pgsql"))
 try:
     DATABASES = {"default": environ.Env.db_url_config(_database_url)}
 except Exception as exc:  # environ raises several types for malformed URLs

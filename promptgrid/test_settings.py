@@ -7,7 +7,7 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-che
 os.environ.setdefault("AUTH_CACHE_SECONDS", "0")
 os.environ.setdefault("CATALOG_CACHE_SECONDS", "0")
 
-from promptgrid.settings import *  # noqa: E402,F403
+from promptgrid.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405

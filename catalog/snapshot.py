@@ -1,0 +1,141 @@
+"""An in-process, read-only snapshot of the enabled catalog.
+
+The hot path resolves model slugs here instead of querying the database. A
+snapshot lives ``CATALOG_CACHE_SECONDS`` and is rebuilt sooner when the shared
+catalog version (bumped on every save in admin, through the cache, which is Redis
+across processes when configured) changes, so a price edit applies to the next
+request on every process.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+
+from gateway.providers.base import Target
+
+VERSION_KEY = "catalog:version"
+
+
+@dataclass(frozen=True)
+class EndpointInfo:
+    target: Target
+    priority: int
+    input_price: Decimal
+    output_price: Decimal
+    cache_read_price: Decimal
+    cache_write_price: Decimal
+    request_price: Decimal
+    context_length: int
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    id: int
+    slug: str
+    name: str
+    context_length: int
+    max_output_tokens: int
+    supported_parameters: tuple[str, ...]
+    endpoints: tuple[EndpointInfo, ...]  # enabled, on enabled providers, in priority order
+
+
+@dataclass
+class CatalogSnapshot:
+    models: dict[str, ModelInfo]
+    version: Any
+    built_at: float
+    extra: dict[str, Any] = field(default_factory=dict)  # memoised derived payloads
+
+
+_snapshot: CatalogSnapshot | None = None
+
+
+def bump_version() -> None:
+    """Tell every process the catalog changed (call after any catalog write)."""
+    cache.set(VERSION_KEY, time.time_ns(), timeout=None)
+
+
+def _provider_settings(provider: Any) -> tuple[str, str]:
+    override = settings.PROVIDER_ENV.get(provider.slug, {})
+    base_url = override.get("base_url") or provider.base_url
+    api_key = override.get("api_key") or provider.api_key
+    return base_url, api_key
+
+
+def build_snapshot(version: Any = None) -> CatalogSnapshot:
+    from catalog.models import Endpoint, Model
+
+    models: dict[str, ModelInfo] = {}
+    endpoints_by_model: dict[int, list[EndpointInfo]] = {}
+    rows = (
+        Endpoint.objects.filter(enabled=True, provider__enabled=True, model__enabled=True)
+        .select_related("provider", "model")
+        .order_by("priority", "id")
+    )
+    for ep in rows:
+        base_url, api_key = _provider_settings(ep.provider)
+        model = ep.model
+        target = Target(
+            endpoint_id=ep.id,
+            model_slug=model.slug,
+            provider_slug=ep.provider.slug,
+            provider_name=ep.provider.name,
+            protocol=ep.provider.protocol,
+            base_url=base_url,
+            api_key=api_key,
+            upstream_model=ep.upstream_model,
+            max_output_tokens=ep.max_output_tokens or model.max_output_tokens,
+            connect_timeout=float(settings.UPSTREAM_CONNECT_TIMEOUT),
+            first_byte_timeout=float(settings.UPSTREAM_FIRST_BYTE_TIMEOUT),
+            idle_timeout=float(settings.UPSTREAM_IDLE_TIMEOUT),
+        )
+        endpoints_by_model.setdefault(model.id, []).append(
+            EndpointInfo(
+                target=target,
+                priority=ep.priority,
+                input_price=ep.input_price,
+                output_price=ep.output_price,
+                cache_read_price=ep.cache_read_price,
+                cache_write_price=ep.cache_write_price,
+                request_price=ep.request_price,
+                context_length=ep.context_length or model.context_length,
+            )
+        )
+    for model in Model.objects.filter(enabled=True).order_by("slug"):
+        models[model.slug] = ModelInfo(
+            id=model.id,
+            slug=model.slug,
+            name=model.name,
+            context_length=model.context_length,
+            max_output_tokens=model.max_output_tokens,
+            supported_parameters=tuple(model.supported_parameters or ()),
+            endpoints=tuple(endpoints_by_model.get(model.id, ())),
+        )
+    return CatalogSnapshot(models=models, version=version, built_at=time.monotonic())
+
+
+def get_snapshot() -> CatalogSnapshot:
+    """Return the current snapshot (sync; may query the database and the cache)."""
+    global _snapshot
+    snap = _snapshot
+    now = time.monotonic()
+    ttl = settings.CATALOG_CACHE_SECONDS
+    if snap is not None and now - snap.built_at < ttl:
+        return snap
+    version = cache.get(VERSION_KEY)
+    if snap is not None and ttl > 0 and version is not None and version == snap.version:
+        snap.built_at = now  # unchanged: trust it for another period
+        return snap
+    _snapshot = build_snapshot(version)
+    return _snapshot
+
+
+def invalidate_local() -> None:
+    global _snapshot
+    _snapshot = None
