@@ -1,0 +1,152 @@
+"""Authenticate ``Authorization: Bearer pg-v1-…`` secrets by hash, with a short cache.
+
+The cache is per process and lives ``AUTH_CACHE_SECONDS`` (default 2 s): that
+bounds how long a revoked key keeps working on another process, without a
+database query on every request. ``last_used_at`` is written at most once a
+minute per key, not on every request.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import ApiKey
+from accounts.secrets import hash_secret
+
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class KeyRejected(Exception):
+    """The secret is unknown, revoked, disabled or expired (HTTP 401)."""
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    id: int
+    user_id: int
+    account_id: int | None
+    name: str
+    kind: str
+    expires_at: datetime | None
+    limit_nanos: int | None
+    rpm_limit: int | None
+    tpm_limit: int | None
+    allowed_models: tuple[str, ...]
+    user_rpm_limit: int | None
+    log_prompts: bool
+    last_used_at: datetime | None
+
+    @property
+    def is_management(self) -> bool:
+        return self.kind == ApiKey.Kind.MANAGEMENT
+
+
+_cache: dict[str, tuple[float, KeyInfo | str]] = {}
+
+
+def forget(secret_hash: str | None = None) -> None:
+    """Drop cached lookups (one hash, or all) in this process."""
+    if secret_hash is None:
+        _cache.clear()
+    else:
+        _cache.pop(secret_hash, None)
+
+
+def _load(secret_hash: str) -> KeyInfo | str:
+    row = (
+        ApiKey.objects.filter(secret_hash=secret_hash)
+        .values(
+            "id",
+            "user_id",
+            "name",
+            "kind",
+            "expires_at",
+            "disabled",
+            "revoked_at",
+            "limit_nanos",
+            "rpm_limit",
+            "tpm_limit",
+            "allowed_models",
+            "last_used_at",
+            "user__is_active",
+            "user__credit_account__id",
+            "user__prefs__rpm_limit",
+            "user__prefs__log_prompts",
+        )
+        .first()
+    )
+    if row is None or not row["user__is_active"]:
+        return "Invalid API key."
+    if row["revoked_at"] is not None:
+        return "This API key has been revoked."
+    if row["disabled"]:
+        return "This API key is disabled."
+    return KeyInfo(
+        id=row["id"],
+        user_id=row["user_id"],
+        account_id=row["user__credit_account__id"],
+        name=row["name"],
+        kind=row["kind"],
+        expires_at=row["expires_at"],
+        limit_nanos=row["limit_nanos"],
+        rpm_limit=row["rpm_limit"],
+        tpm_limit=row["tpm_limit"],
+        allowed_models=tuple(row["allowed_models"] or ()),
+        user_rpm_limit=row["user__prefs__rpm_limit"],
+        log_prompts=bool(row["user__prefs__log_prompts"]),
+        last_used_at=row["last_used_at"],
+    )
+
+
+def authenticate(secret: str) -> KeyInfo:
+    """Return the key for ``secret`` or raise KeyRejected with a message for the client.
+
+    Sync (it may query the database); call it once per request through
+    ``sync_to_async`` from async code, or use ``authenticate_cached`` first.
+    """
+    secret_hash = hash_secret(secret)
+    now_mono = time.monotonic()
+    hit = _cache.get(secret_hash)
+    if hit is not None and hit[0] > now_mono:
+        result = hit[1]
+    else:
+        result = _load(secret_hash)
+        _cache[secret_hash] = (now_mono + settings.AUTH_CACHE_SECONDS, result)
+    if isinstance(result, str):
+        raise KeyRejected(result)
+    now = timezone.now()
+    if result.expires_at is not None and result.expires_at <= now:
+        raise KeyRejected("This API key has expired.")
+    if result.last_used_at is None or now - result.last_used_at >= LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=result.id).filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - LAST_USED_RESOLUTION)
+        ).update(last_used_at=now)
+        result = _replace_last_used(result, now)
+        _cache[secret_hash] = (_cache[secret_hash][0], result)
+    return result
+
+
+def authenticate_cached(secret: str) -> KeyInfo | None:
+    """The cache-only fast path for async code: None means "ask ``authenticate``"."""
+    hit = _cache.get(hash_secret(secret))
+    if hit is None or hit[0] <= time.monotonic() or isinstance(hit[1], str):
+        return None
+    info = hit[1]
+    now = timezone.now()
+    if info.expires_at is not None and info.expires_at <= now:
+        return None
+    if info.last_used_at is None or now - info.last_used_at >= LAST_USED_RESOLUTION:
+        return None
+    return info
+
+
+def _replace_last_used(info: KeyInfo, when: datetime) -> KeyInfo:
+    from dataclasses import replace
+
+    return replace(info, last_used_at=when)
