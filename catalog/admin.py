@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib import admin
-from django.db.models import Count, QuerySet
+from django.db.models import Count, QuerySet, URLField
 from django.http import HttpRequest
 
 from catalog.forms import ProviderAdminForm
@@ -20,6 +22,11 @@ class ProviderAdmin(admin.ModelAdmin):
     list_editable = ("enabled",)
     fields = ("slug", "name", "protocol", "base_url", "api_key", "clear_api_key", "key", "enabled")
     readonly_fields = ("key",)
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if isinstance(db_field, URLField):
+            kwargs.setdefault("assume_scheme", "https")
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Provider]:
         return super().get_queryset(request).annotate(_endpoints=Count("endpoints"))

@@ -3,8 +3,16 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.db import models
 
 from catalog.models import Provider
+
+
+def formfield(db_field: models.Field, **kwargs: Any) -> forms.Field | None:
+    """Form fields for catalog models; scheme-less URLs mean https (Django 6's default)."""
+    if isinstance(db_field, models.URLField):
+        kwargs.setdefault("assume_scheme", "https")
+    return db_field.formfield(**kwargs)
 
 
 class ProviderAdminForm(forms.ModelForm):
@@ -22,6 +30,7 @@ class ProviderAdminForm(forms.ModelForm):
     class Meta:
         model = Provider
         fields = ["slug", "name", "protocol", "base_url", "api_key", "enabled"]
+        formfield_callback = formfield
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

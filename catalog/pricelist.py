@@ -49,8 +49,11 @@ class PriceEntry:
     max_output_tokens: int | None
 
 
-def read_source(source: str, *, timeout: float = FETCH_TIMEOUT_SECONDS, max_bytes: int = MAX_BYTES) -> bytes:
-    """Return the raw bytes of a local file or an http(s) URL, at most ``max_bytes``."""
+def read_source(
+    source: str, *, timeout: float = FETCH_TIMEOUT_SECONDS, max_bytes: int | None = None
+) -> bytes:
+    """Return the raw bytes of a local file or an http(s) URL, at most ``max_bytes`` (MAX_BYTES)."""
+    max_bytes = MAX_BYTES if max_bytes is None else max_bytes
     scheme = urlsplit(source).scheme
     if scheme in ("http", "https"):
         try:

@@ -11,3 +11,5 @@ from promptgrid.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+# Tests run without collectstatic: serve assets from the app folders as runserver does.
+WHITENOISE_AUTOREFRESH = True
