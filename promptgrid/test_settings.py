@@ -13,3 +13,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 # Tests run without collectstatic: serve assets from the app folders as runserver does.
 WHITENOISE_AUTOREFRESH = True
+# Live-server request threads would otherwise keep their connections open after
+# the thread ends, and PostgreSQL then refuses to drop the test database.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
