@@ -50,7 +50,9 @@ class CurrentKeyView(APIView):
     permission_classes = [IsApiKey]
 
     @extend_schema(
-        operation_id="getCurrentKey", tags=_TAGS, responses=CurrentKeySerializer,
+        operation_id="getCurrentKey",
+        tags=_TAGS,
+        responses=CurrentKeySerializer,
         summary="The calling key's label, spend, limit and rate limits",
     )
     def get(self, request: Request) -> Response:
@@ -78,7 +80,9 @@ class KeysView(APIView):
     permission_classes = [CanManageKeys]
 
     @extend_schema(
-        operation_id="listKeys", tags=_TAGS, responses=KeyListSerializer,
+        operation_id="listKeys",
+        tags=_TAGS,
+        responses=KeyListSerializer,
         parameters=[
             OpenApiParameter("include_disabled", OpenApiTypes.BOOL, description="Also list disabled keys."),
             OpenApiParameter("offset", OpenApiTypes.INT, description="Keys to skip (pages of 100)."),
@@ -98,8 +102,11 @@ class KeysView(APIView):
         return Response(KeyListSerializer({"data": [key_out(k, usage[k.pk]) for k in page]}).data)
 
     @extend_schema(
-        operation_id="createKey", tags=_TAGS, request=KeyCreateSerializer,
-        responses={201: KeyCreatedSerializer}, summary="Create a key (the secret is returned only here)",
+        operation_id="createKey",
+        tags=_TAGS,
+        request=KeyCreateSerializer,
+        responses={201: KeyCreatedSerializer},
+        summary="Create a key (the secret is returned only here)",
     )
     def post(self, request: Request) -> Response:
         serializer = KeyCreateSerializer(data=request.data)
@@ -122,7 +129,10 @@ class KeyDetailView(APIView):
         return Response(KeyDetailSerializer({"data": _one(key)}).data)
 
     @extend_schema(
-        operation_id="updateKey", tags=_TAGS, request=KeyUpdateSerializer, responses=KeyDetailSerializer,
+        operation_id="updateKey",
+        tags=_TAGS,
+        request=KeyUpdateSerializer,
+        responses=KeyDetailSerializer,
         summary="Update a key: name, limits, expiry, allowed models, disabled",
     )
     def patch(self, request: Request, ref: str) -> Response:
@@ -136,7 +146,10 @@ class KeyDetailView(APIView):
         return Response(KeyDetailSerializer({"data": _one(key)}).data)
 
     @extend_schema(
-        operation_id="deleteKey", tags=_TAGS, request=None, responses=KeyDeletedSerializer,
+        operation_id="deleteKey",
+        tags=_TAGS,
+        request=None,
+        responses=KeyDeletedSerializer,
         summary="Delete (revoke) a key",
     )
     def delete(self, request: Request, ref: str) -> Response:

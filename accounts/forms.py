@@ -26,7 +26,9 @@ def parse_model_list(raw: str) -> list[str]:
     return list(seen)
 
 
-def check_allowed_models(models: list[str], *, already_allowed: list[str] | tuple[str, ...] = ()) -> list[str]:
+def check_allowed_models(
+    models: list[str], *, already_allowed: list[str] | tuple[str, ...] = ()
+) -> list[str]:
     """Return the unknown ids among ``models``.
 
     Ids the key already allows stay valid even if the catalog has since disabled
@@ -51,7 +53,9 @@ class ApiKeyForm(forms.Form):
         widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "placeholder": "no limit"}),
     )
     limit_reset = forms.ChoiceField(
-        label="Limit resets", choices=ApiKey.Reset.choices, initial=ApiKey.Reset.NEVER,
+        label="Limit resets",
+        choices=ApiKey.Reset.choices,
+        initial=ApiKey.Reset.NEVER,
         help_text="Daily, weekly (Monday) and monthly limits reset at midnight UTC.",
     )
     expires_at = forms.DateTimeField(
@@ -61,11 +65,17 @@ class ApiKeyForm(forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
     rpm_limit = forms.IntegerField(
-        label="Requests per minute", required=False, min_value=1, max_value=1_000_000,
+        label="Requests per minute",
+        required=False,
+        min_value=1,
+        max_value=1_000_000,
         widget=forms.NumberInput(attrs={"placeholder": "no limit"}),
     )
     tpm_limit = forms.IntegerField(
-        label="Tokens per minute", required=False, min_value=1, max_value=2_000_000_000,
+        label="Tokens per minute",
+        required=False,
+        min_value=1,
+        max_value=2_000_000_000,
         widget=forms.NumberInput(attrs={"placeholder": "no limit"}),
     )
     allowed_models = forms.CharField(
@@ -80,7 +90,7 @@ class ApiKeyForm(forms.Form):
         if key is not None and "initial" not in kwargs:
             kwargs["initial"] = {
                 "name": key.name,
-                "limit_usd": nanos_to_usd(key.limit_nanos).normalize() if key.limit_nanos is not None else None,
+                "limit_usd": None if key.limit_nanos is None else nanos_to_usd(key.limit_nanos).normalize(),
                 "limit_reset": key.limit_reset,
                 "expires_at": key.expires_at,
                 "rpm_limit": key.rpm_limit,

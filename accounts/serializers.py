@@ -129,7 +129,7 @@ class CurrentKeyDataSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField(allow_null=True)
     is_free_tier = serializers.BooleanField()
     is_management_key = serializers.BooleanField()
-    is_provisioning_key = serializers.BooleanField(help_text="Same as is_management_key (OpenRouter's old name).")
+    is_provisioning_key = serializers.BooleanField(help_text="OpenRouter's old name of is_management_key.")
     rate_limit = serializers.DictField()
     allowed_models = serializers.ListField(child=serializers.CharField())
 
@@ -143,12 +143,19 @@ class _KeyWriteSerializer(serializers.Serializer):
 
     name = serializers.CharField(max_length=100, trim_whitespace=True)
     limit = serializers.DecimalField(
-        max_digits=16, decimal_places=6, min_value=Decimal("0"), max_value=MAX_LIMIT_USD,
-        allow_null=True, required=False, coerce_to_string=False,
+        max_digits=16,
+        decimal_places=6,
+        min_value=Decimal("0"),
+        max_value=MAX_LIMIT_USD,
+        allow_null=True,
+        required=False,
+        coerce_to_string=False,
     )
     limit_reset = serializers.ChoiceField(choices=_RESETS, allow_null=True, required=False)
     expires_at = serializers.DateTimeField(allow_null=True, required=False)
-    rate_limit_rpm = serializers.IntegerField(min_value=1, max_value=1_000_000, allow_null=True, required=False)
+    rate_limit_rpm = serializers.IntegerField(
+        min_value=1, max_value=1_000_000, allow_null=True, required=False
+    )
     rate_limit_tpm = serializers.IntegerField(
         min_value=1, max_value=2_000_000_000, allow_null=True, required=False
     )

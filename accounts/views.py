@@ -44,7 +44,8 @@ def _render_row(request: HttpRequest, key: ApiKey) -> HttpResponse:
 def _panel_with_table(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
     """A panel fragment for ``#key-panel`` plus the refreshed table as an out-of-band swap."""
     panel = render_to_string(template, context, request=request)
-    table = render_to_string("accounts/keys.html#key-table", {**_table_context(request), "oob": True}, request)
+    table_context = {**_table_context(request), "oob": True}
+    table = render_to_string("accounts/keys.html#key-table", table_context, request=request)
     return HttpResponse(panel + table)
 
 
