@@ -17,6 +17,7 @@ account ever waits for a payment.
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import uuid
@@ -506,8 +507,12 @@ def stripe_webhook_handle(*, payload: bytes, signature: str | None) -> str:
     """
     import stripe
 
-    event = stripe.Webhook.construct_event(payload, signature, settings.STRIPE_WEBHOOK_SECRET)
+    stripe.Webhook.construct_event(payload, signature, settings.STRIPE_WEBHOOK_SECRET, tolerance=300)
+    # Read the verified bytes as plain JSON (no SDK objects past this point).
+    event = json.loads(payload)
     session = event["data"]["object"]
+    if not isinstance(session, dict):
+        raise ValueError("the event carries no object")
     if event["type"] in _PAID_EVENTS:
         return payment_confirm(session=session)
     if event["type"] in _FAILED_EVENTS:
