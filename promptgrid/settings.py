@@ -263,6 +263,9 @@ STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
 STRIPE_API_BASE = env_url("STRIPE_API_BASE", "")
 STRIPE_CURRENCY = env_str("STRIPE_CURRENCY", "usd").lower()
+# Bounds of one card top-up, in USD.
+STRIPE_TOPUP_MIN_USD = env_decimal("STRIPE_TOPUP_MIN_USD", "5")
+STRIPE_TOPUP_MAX_USD = env_decimal("STRIPE_TOPUP_MAX_USD", "1000")
 
 # Operations
 METRICS_ENABLED = env_bool("METRICS_ENABLED", True)
