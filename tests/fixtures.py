@@ -114,7 +114,9 @@ def make_customer(db):
 @pytest.fixture
 def make_mock_model(db):
     def make(slug: str = "mock/echo", upstream_model: str = "echo", **kwargs: Any) -> Any:
-        return create_model(slug=slug, provider_slug="mock", protocol="mock", upstream_model=upstream_model, **kwargs)
+        return create_model(
+            slug=slug, provider_slug="mock", protocol="mock", upstream_model=upstream_model, **kwargs
+        )
 
     return make
 

@@ -8,7 +8,9 @@ pydantic model per chunk on the hot path. Streams always ask for usage.
 
 from __future__ import annotations
 
+import asyncio
 import re
+import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,7 +20,10 @@ import orjson
 
 from gateway.providers.base import Completion, StreamEnd, StreamItem, Target, UpstreamError, Usage
 
-_clients: dict[tuple[str, str, float, float, float], openai.AsyncOpenAI] = {}
+# Clients (and their connection pools) belong to the event loop that made them.
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple, openai.AsyncOpenAI]] = (
+    weakref.WeakKeyDictionary()
+)
 _SECRETISH = re.compile(r"(sk|pk|key|pg)-[A-Za-z0-9_\-*]{6,}")
 _NOT_FORWARDED = ("mock_delay_ms",)
 
@@ -33,8 +38,9 @@ def _http_client() -> Any:
 def client_for(target: Target, *, streaming: bool) -> openai.AsyncOpenAI:
     """One client (and connection pool) per base URL, key and timeouts, reused across requests."""
     read = target.idle_timeout if streaming else target.first_byte_timeout
-    cache_key = (target.base_url, target.api_key, target.connect_timeout, read, target.first_byte_timeout)
-    client = _clients.get(cache_key)
+    cache_key = (target.base_url, target.api_key, target.connect_timeout, read)
+    clients = _clients.setdefault(asyncio.get_running_loop(), {})
+    client = clients.get(cache_key)
     if client is None:
         client = openai.AsyncOpenAI(
             api_key=target.api_key or "none",
@@ -43,8 +49,15 @@ def client_for(target: Target, *, streaming: bool) -> openai.AsyncOpenAI:
             timeout=httpx2.Timeout(read, connect=target.connect_timeout),
             http_client=_http_client(),
         )
-        _clients[cache_key] = client
+        clients[cache_key] = client
     return client
+
+
+async def aclose_clients() -> None:
+    """Close this event loop's clients (at shutdown, or when a test's loop ends)."""
+    clients = _clients.pop(asyncio.get_running_loop(), {})
+    for client in clients.values():
+        await client.close()
 
 
 def _scrub(message: str, target: Target) -> str:

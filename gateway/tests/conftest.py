@@ -51,9 +51,24 @@ def parse_sse(raw: bytes) -> tuple[list[Any], list[str]]:
     return events, comments
 
 
-async def _call(
-    body: Any, secret: str | None, *, path: str = "/api/v1/chat/completions", stop_after: int | None = None,
-    raw: bytes | None = None, method: str = "post", extra: dict[str, str] | None = None,
+async def _call(*args: Any, **kwargs: Any) -> ApiResult:
+    from gateway.providers.openai import aclose_clients
+
+    try:
+        return await _request(*args, **kwargs)
+    finally:
+        await aclose_clients()  # this event loop ends with the call
+
+
+async def _request(
+    body: Any,
+    secret: str | None,
+    *,
+    path: str = "/api/v1/chat/completions",
+    stop_after: int | None = None,
+    raw: bytes | None = None,
+    method: str = "post",
+    extra: dict[str, str] | None = None,
 ) -> ApiResult:
     client = AsyncClient()
     headers = {"Authorization": f"Bearer {secret}"} if secret else {}

@@ -25,7 +25,11 @@ def test_echo_answers_the_last_user_message_with_usage_and_cost(customer, call_a
     assert body["id"].startswith("gen-") and result.headers["x-generation-id"] == body["id"]
     assert body["model"] == "mock/echo"
     assert body["provider"] == "Mock"
-    assert body["choices"][0]["message"] == {"role": "assistant", "content": "Hello there, gateway!", "refusal": None}
+    assert body["choices"][0]["message"] == {
+        "role": "assistant",
+        "content": "Hello there, gateway!",
+        "refusal": None,
+    }
     assert body["choices"][0]["finish_reason"] == "stop"
     usage = body["usage"]
     # 21 characters -> 6 tokens; prompt = 3 per message + 6.
@@ -35,7 +39,12 @@ def test_echo_answers_the_last_user_message_with_usage_and_cost(customer, call_a
     assert before - customer.balance() == expected_nanos
     assert customer.held() == 0
     gen = Generation.objects.get(pk=body["id"])
-    assert (gen.status, gen.cost_nanos, gen.prompt_tokens, gen.completion_tokens) == ("success", expected_nanos, 9, 6)
+    assert (gen.status, gen.cost_nanos, gen.prompt_tokens, gen.completion_tokens) == (
+        "success",
+        expected_nanos,
+        9,
+        6,
+    )
     assert gen.api_key_id == customer.key.id and gen.streamed is False
 
 
@@ -47,7 +56,10 @@ def test_streaming_sends_chunks_then_usage_then_done(customer, call_api):
     assert result.events[-1] == "[DONE]"
     chunks = result.chunks
     assert len(chunks) >= 4
-    assert all(c["object"] == "chat.completion.chunk" and c["id"] == result.headers["x-generation-id"] for c in chunks)
+    assert all(
+        c["object"] == "chat.completion.chunk" and c["id"] == result.headers["x-generation-id"]
+        for c in chunks
+    )
     assert result.text == "one two three four five six seven"
     last = chunks[-1]
     assert last["choices"] == []

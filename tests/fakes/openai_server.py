@@ -70,7 +70,9 @@ def _usage(prompt: int, completion: int) -> dict[str, Any]:
 
 def _error(status: int, message: str, type_: str, code: str | None, headers: dict[str, str] | None = None):
     body = {"error": {"message": message, "type": type_, "param": None, "code": code}}
-    return web.Response(status=status, body=orjson.dumps(body), content_type="application/json", headers=headers)
+    return web.Response(
+        status=status, body=orjson.dumps(body), content_type="application/json", headers=headers
+    )
 
 
 def _tool_call(body: dict[str, Any], behaviour: dict[str, Any]) -> dict[str, Any]:
@@ -87,7 +89,9 @@ def make_app(fake: FakeUpstream) -> web.Application:
             behaviour = {"kind": behaviour}
         kind = behaviour.get("kind", "normal")
         if body is None or not isinstance(body, dict):
-            return _error(400, "We could not parse the JSON body of your request.", "invalid_request_error", None)
+            return _error(
+                400, "We could not parse the JSON body of your request.", "invalid_request_error", None
+            )
         if kind == "slow_first_byte":
             await asyncio.sleep(behaviour.get("delay", 1.0))
         if kind == "rate_limit":
@@ -101,14 +105,23 @@ def make_app(fake: FakeUpstream) -> web.Application:
         if kind == "server_error":
             return _error(500, "The server had an error while processing your request.", "server_error", None)
         if kind == "auth":
-            return _error(401, "Incorrect API key provided: sk-test***1234.", "invalid_request_error", "invalid_api_key")
+            return _error(
+                401, "Incorrect API key provided: sk-test***1234.", "invalid_request_error", "invalid_api_key"
+            )
         model = body.get("model", "")
         if body.get("stream"):
             return await _stream(request, fake, body, behaviour, kind, model)
         if kind == "malformed":
-            return web.Response(status=200, body=b'{"id": "chatcmpl-x", "choices": [', content_type="application/json")
+            return web.Response(
+                status=200, body=b'{"id": "chatcmpl-x", "choices": [', content_type="application/json"
+            )
         if kind == "tools":
-            message = {"role": "assistant", "content": None, "refusal": None, "tool_calls": [_tool_call(body, behaviour)]}
+            message = {
+                "role": "assistant",
+                "content": None,
+                "refusal": None,
+                "tool_calls": [_tool_call(body, behaviour)],
+            }
             completion, finish = _tokens(message["tool_calls"][0]["function"]["arguments"]), "tool_calls"
         else:
             text = _answer(body, behaviour)
@@ -137,7 +150,12 @@ def make_app(fake: FakeUpstream) -> web.Application:
 
 
 async def _stream(
-    request: web.Request, fake: FakeUpstream, body: dict[str, Any], behaviour: dict[str, Any], kind: str, model: str
+    request: web.Request,
+    fake: FakeUpstream,
+    body: dict[str, Any],
+    behaviour: dict[str, Any],
+    kind: str,
+    model: str,
 ) -> web.StreamResponse:
     response = web.StreamResponse(
         status=200, headers={"Content-Type": "text/event-stream", "x-request-id": "req_fake"}
@@ -159,7 +177,9 @@ async def _stream(
     if kind == "tools":
         call = _tool_call(body, behaviour)
         arguments = call["function"]["arguments"]
-        pieces.append({"tool_calls": [{**call, "function": {"name": call["function"]["name"], "arguments": ""}}]})
+        pieces.append(
+            {"tool_calls": [{**call, "function": {"name": call["function"]["name"], "arguments": ""}}]}
+        )
         pieces.extend(
             {"tool_calls": [{"index": 0, "function": {"arguments": arguments[i : i + 6]}}]}
             for i in range(0, len(arguments), 6)
@@ -173,7 +193,9 @@ async def _stream(
             text, finish = text[: limit * 4], "length"
         words = text.split(" ")
         for i in range(0, len(words), WORDS_PER_CHUNK):
-            piece = " ".join(words[i : i + WORDS_PER_CHUNK]) + (" " if i + WORDS_PER_CHUNK < len(words) else "")
+            piece = " ".join(words[i : i + WORDS_PER_CHUNK]) + (
+                " " if i + WORDS_PER_CHUNK < len(words) else ""
+            )
             if piece:
                 pieces.append({"content": piece})
         completion = _tokens(text)
@@ -193,7 +215,13 @@ async def _stream(
                 if kind == "malformed":
                     await response.write(b"data: {not json\n\n")
                     return response
-                error = {"error": {"message": "The model crashed mid-answer.", "type": "server_error", "code": None}}
+                error = {
+                    "error": {
+                        "message": "The model crashed mid-answer.",
+                        "type": "server_error",
+                        "code": None,
+                    }
+                }
                 await response.write(b"data: " + orjson.dumps(error) + b"\n\n")
                 return response
             await response.write(frame([{"index": 0, "delta": delta, "finish_reason": None}]))
