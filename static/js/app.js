@@ -114,7 +114,7 @@
   function connect() {
     var path = document.body.getAttribute("data-live-url");
     if (!path || !window.WebSocket) return;
-    if (!document.querySelector("[data-live-refresh], [data-live-indicator]")) return;
+    if (!document.querySelector("[data-live-refresh], [data-live-indicator], [data-live]")) return;
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
     socket = new WebSocket(scheme + window.location.host + path);
     socket.addEventListener("open", function () { retry = 1000; setIndicator(true); });
