@@ -133,5 +133,10 @@ def model_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return render(
         request,
         "catalog/model_detail.html",
-        {"row": row, "model": row.model, "api_base": f"{settings.SITE_URL}/api/v1", "capability_names": CAPABILITIES},
+        {
+            "row": row,
+            "model": row.model,
+            "api_base": f"{settings.SITE_URL}/api/v1",
+            "capability_names": CAPABILITIES,
+        },
     )

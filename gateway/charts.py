@@ -67,7 +67,10 @@ def nice_ceiling(value: float) -> float:
 
 
 def bar_chart(
-    days: Sequence[date], values: Sequence[float], fmt: Callable[[float], str], axis_fmt: Callable[[float], str]
+    days: Sequence[date],
+    values: Sequence[float],
+    fmt: Callable[[float], str],
+    axis_fmt: Callable[[float], str],
 ) -> BarChart:
     top = nice_ceiling(max(values, default=0))
     plot_w = WIDTH - PAD_LEFT

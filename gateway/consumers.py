@@ -44,5 +44,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         # Money is formatted here, by the one rounding rule, so pages never do arithmetic on it.
         for name in ("balance_nanos", "cost_nanos"):
             if isinstance(data.get(name), int):
-                data[name.replace("_nanos", "_usd")] = format_usd(data[name], 6 if name == "cost_nanos" else 2)
+                data[name.replace("_nanos", "_usd")] = format_usd(
+                    data[name], 6 if name == "cost_nanos" else 2
+                )
         await self.send_json({"event": message.get("event", ""), "data": data})

@@ -93,7 +93,9 @@ def overview_for_user(*, user_id: int, now: datetime | None = None) -> Overview:
         .order_by()
     )
     ov = Overview()
-    days = {first_day + timedelta(days=i): DayPoint(first_day + timedelta(days=i)) for i in range(OVERVIEW_DAYS)}
+    days = {
+        first_day + timedelta(days=i): DayPoint(first_day + timedelta(days=i)) for i in range(OVERVIEW_DAYS)
+    }
     by_model: dict[str, list[int]] = {}
     latency_sum = ttft_sum = ttft_n = 0
     week_start = today - timedelta(days=6)
@@ -135,7 +137,7 @@ def overview_for_user(*, user_id: int, now: datetime | None = None) -> Overview:
 
 def _model_shares(by_model: dict[str, list[int]], total_cost: int, total_tokens: int) -> list[ModelShare]:
     by_cost = total_cost > 0
-    ranked = sorted(by_model.items(), key=lambda kv: (kv[1][0] if by_cost else kv[1][1]), reverse=True)
+    ranked = sorted(by_model.items(), key=lambda kv: kv[1][0] if by_cost else kv[1][1], reverse=True)
     total = (total_cost if by_cost else total_tokens) or 1
     shares = [
         ModelShare(slug, cost, tokens, n, (cost if by_cost else tokens) / total, str(i))
@@ -193,7 +195,9 @@ def parse_filters(params: Any) -> tuple[ActivityFilters, dict[str, str]]:
         errors["to"] = "The end date is before the start date."
     model = params.get("model", "")[:200]
     return (
-        ActivityFilters(key_id=key_id, model=model, status=status, date_from=dates["from"], date_to=dates["to"]),
+        ActivityFilters(
+            key_id=key_id, model=model, status=status, date_from=dates["from"], date_to=dates["to"]
+        ),
         errors,
     )
 
@@ -268,7 +272,9 @@ def activity_page(
     if newer:
         at, pk = newer
         rows = list(
-            qs.filter(Q(created_at__gt=at) | Q(created_at=at, id__gt=pk)).order_by("created_at", "id")[: size + 1]
+            qs.filter(Q(created_at__gt=at) | Q(created_at=at, id__gt=pk)).order_by("created_at", "id")[
+                : size + 1
+            ]
         )
         has_newer = len(rows) > size
         rows = list(reversed(rows[:size]))

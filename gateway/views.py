@@ -85,9 +85,11 @@ def activity(request: HttpRequest) -> HttpResponse:
     if request.htmx and request.htmx.target == "activity-results":
         return render(request, "gateway/activity.html#results", context)
     context["choices"] = selectors.filter_choices(user_id=user_id)
-    context["has_any"] = page.rows or filters.active or selectors.generations_for_user(
-        user_id=user_id, filters=selectors.ActivityFilters()
-    ).exists()
+    context["has_any"] = (
+        page.rows
+        or filters.active
+        or selectors.generations_for_user(user_id=user_id, filters=selectors.ActivityFilters()).exists()
+    )
     return render(request, "gateway/activity.html", context)
 
 
@@ -112,7 +114,7 @@ def activity_export(request: HttpRequest) -> StreamingHttpResponse:
         for row in selectors.export_rows(user_id=user_id, filters=filters):
             values = list(row)
             values[1] = values[1].isoformat()
-            yield writer.writerow(values + [f"{nanos_to_usd(values[cost_index]):f}"])
+            yield writer.writerow([*values, f"{nanos_to_usd(values[cost_index]):f}"])
 
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
@@ -132,9 +134,13 @@ def generation_detail(request: HttpRequest, generation_id: str) -> HttpResponse:
                 content = item.get("content")
                 if isinstance(content, list):  # content parts: keep the text ones
                     content = "\n".join(
-                        str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text"
+                        str(p.get("text", ""))
+                        for p in content
+                        if isinstance(p, dict) and p.get("type") == "text"
                     )
-                messages.append({"role": str(item.get("role", "")), "content": "" if content is None else str(content)})
+                messages.append(
+                    {"role": str(item.get("role", "")), "content": "" if content is None else str(content)}
+                )
     elif isinstance(prompt, dict) and isinstance(prompt.get("messages"), list):
         messages = [
             {"role": str(m.get("role", "")), "content": str(m.get("content", ""))}

@@ -25,11 +25,19 @@ def catalog():
         supported_parameters=["tools", "response_format"],
     )
     Endpoint.objects.create(
-        model=mini, provider=openai, upstream_model="gpt-4o-mini", input_price=Decimal("0.15"), output_price=Decimal("0.6")
+        model=mini,
+        provider=openai,
+        upstream_model="gpt-4o-mini",
+        input_price=Decimal("0.15"),
+        output_price=Decimal("0.6"),
     )
     haiku = Model.objects.create(slug="anthropic/claude-haiku", name="Claude Haiku", context_length=200_000)
     Endpoint.objects.create(
-        model=haiku, provider=anthropic, upstream_model="haiku", input_price=Decimal("1"), output_price=Decimal("5")
+        model=haiku,
+        provider=anthropic,
+        upstream_model="haiku",
+        input_price=Decimal("1"),
+        output_price=Decimal("5"),
     )
     hidden = Model.objects.create(slug="openai/retired", name="Retired", enabled=False)
     Endpoint.objects.create(model=hidden, provider=openai, upstream_model="retired")

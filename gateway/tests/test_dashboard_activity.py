@@ -92,7 +92,9 @@ def test_keyset_pages_walk_every_row_once(client, user):
 
 def test_htmx_filter_request_gets_only_the_results(client, user):
     GenerationFactory(user=user)
-    response = client.get("/activity/?status=success", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="activity-results")
+    response = client.get(
+        "/activity/?status=success", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="activity-results"
+    )
     body = response.content.decode()
     assert body.lstrip().startswith('<div id="activity-results"')
     assert "<html" not in body
@@ -116,7 +118,10 @@ def test_detail_shows_numbers_and_hides_unlogged_text(client, user):
 def test_detail_shows_prompt_and_completion_when_logged(client, user):
     gen = GenerationFactory(
         user=user,
-        prompt_text=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi <b>there</b>"}],
+        prompt_text=[
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Hi <b>there</b>"},
+        ],
         completion_text="Hello!",
     )
     body = client.get(f"/activity/{gen.id}/").content.decode()

@@ -63,7 +63,7 @@ def test_charts_are_accessible_svg_with_a_table(client, user):
     GenerationFactory(user=user, cost_nanos=5_000_000)
     body = client.get("/").content.decode()
     assert body.count('<svg class="chart"') == 2
-    assert "<title id=\"spend-chart-title\">" in body
+    assert '<title id="spend-chart-title">' in body
     assert "Show as table" in body
     assert "mock/echo" in body  # by-model breakdown and recent row
 
@@ -86,7 +86,9 @@ def test_htmx_refresh_renders_only_the_live_region(client, user):
 
 def test_overview_query_count_does_not_grow_with_rows(client, user, django_assert_max_num_queries):
     for i in range(30):
-        GenerationFactory(user=user, model_slug=f"vendor/model-{i % 9}", created_at=timezone.now() - timedelta(days=i))
+        GenerationFactory(
+            user=user, model_slug=f"vendor/model-{i % 9}", created_at=timezone.now() - timedelta(days=i)
+        )
     with django_assert_max_num_queries(8):
         response = client.get("/")
     assert response.status_code == 200
