@@ -11,3 +11,6 @@ from promptgrid.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+# Serve static files from the app folders (no collectstatic before tests; no missing-folder warning).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
