@@ -161,7 +161,6 @@ def add_public_api(result: dict[str, Any], generator: Any, request: Any, public:
     paths = result.setdefault("paths", {})
     generated_shapes = {_shape(path) for path in paths}
 
-    _merge_components(result, {"schemas": GATEWAY_SCHEMAS})
     _merge_components(
         result,
         {
@@ -177,6 +176,7 @@ def add_public_api(result: dict[str, Any], generator: Any, request: Any, public:
 
     chat_path = _served_path(f"{API_PREFIX}/chat/completions")
     if chat_path:
+        _merge_components(result, {"schemas": GATEWAY_SCHEMAS})
         _merge_components(result, _fragment("openai_chat.json")["components"])
         paths[chat_path] = {"post": chat_operation()}
 

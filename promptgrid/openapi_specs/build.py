@@ -64,6 +64,24 @@ def _prefix_refs(node: Any, prefix: str) -> Any:
     return node
 
 
+def _allows_null(schema: dict[str, Any]) -> bool:
+    kind = schema.get("type")
+    return kind is None or kind == "null" or (isinstance(kind, list) and "null" in kind)
+
+
+def _drop_invalid_defaults(node: Any) -> Any:
+    """OpenAI's document gives ``default: null`` to schemas that do not allow null
+    (``ChatCompletionStreamOptions``); strict validators reject that, so drop them."""
+    if isinstance(node, dict):
+        cleaned = {key: _drop_invalid_defaults(value) for key, value in node.items()}
+        if "default" in cleaned and cleaned["default"] is None and not _allows_null(cleaned):
+            del cleaned["default"]
+        return cleaned
+    if isinstance(node, list):
+        return [_drop_invalid_defaults(value) for value in node]
+    return node
+
+
 def build_openai(spec: dict[str, Any]) -> dict[str, Any]:
     schemas = spec["components"]["schemas"]
     seen = {("schemas", name) for name in OPENAI_ROOTS}
@@ -71,7 +89,7 @@ def build_openai(spec: dict[str, Any]) -> dict[str, Any]:
         _closure(schemas[name], spec["components"], seen)
     components: dict[str, dict[str, Any]] = {}
     for kind, name in sorted(seen):
-        components.setdefault(kind, {})[name] = spec["components"][kind][name]
+        components.setdefault(kind, {})[name] = _drop_invalid_defaults(spec["components"][kind][name])
     return {"source": spec["info"]["title"] + " " + spec["info"]["version"], "components": components}
 
 
@@ -91,11 +109,11 @@ def build_openrouter(spec: dict[str, Any]) -> dict[str, Any]:
             for method, operation in spec["paths"][path].items()
         }
         _closure(item, spec["components"], seen)
-        paths[path] = _prefix_refs(item, OPENROUTER_PREFIX)
+        paths[path] = _drop_invalid_defaults(_prefix_refs(item, OPENROUTER_PREFIX))
     components: dict[str, dict[str, Any]] = {}
     for kind, name in sorted(seen):
-        components.setdefault(kind, {})[OPENROUTER_PREFIX + name] = _prefix_refs(
-            spec["components"][kind][name], OPENROUTER_PREFIX
+        components.setdefault(kind, {})[OPENROUTER_PREFIX + name] = _drop_invalid_defaults(
+            _prefix_refs(spec["components"][kind][name], OPENROUTER_PREFIX)
         )
     return {
         "source": spec["info"]["title"] + " " + str(spec["info"].get("version", "")),
