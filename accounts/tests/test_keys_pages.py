@@ -24,15 +24,18 @@ def test_anonymous_visitor_is_sent_to_login(client, db):
 
 def test_keys_table_shows_name_mask_dates_spend_limit_and_status(client_a, user):
     key, secret = make_key(user, name="prod", limit_nanos=5_000_000_000, limit_reset="monthly")
-    ApiKey.objects.filter(pk=key.pk).update(usage_nanos=1_250_000_000, last_used_at=timezone.now())
-    make_key(user, name="old one")[0].__class__.objects.filter(name="old one").update(disabled=True)
+    ApiKey.objects.filter(pk=key.pk).update(
+        usage_nanos=1_250_000_000, last_used_at=timezone.now() - timedelta(minutes=5, seconds=10)
+    )
+    old, _ = make_key(user, name="old one")
+    ApiKey.objects.filter(pk=old.pk).update(disabled=True)
 
     page = client_a.get("/keys/").content.decode()
 
     assert "prod" in page and key.masked in page
     assert "$1.25" in page  # spend to date
     assert "$5.00 / monthly" in page
-    assert "ago" in page  # last used
+    assert "5\xa0minutes ago" in page  # last used
     assert key.created_at.strftime("%b") in page
     assert 'badge badge-ok">active' in page and 'badge badge-warn">disabled' in page
     assert secret not in page
