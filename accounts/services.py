@@ -148,6 +148,11 @@ def user_settings_update(*, user: Any, log_prompts: bool, log_retention_days: in
     prefs.log_retention_days = log_retention_days
     prefs.save(update_fields=["log_prompts", "log_retention_days"])
     # Cached key lookups carry ``log_prompts``; let this process see the change now.
+    user_keys_forget(user=user)
+    return prefs
+
+
+def user_keys_forget(*, user: Any) -> None:
+    """Drop this process's cached lookups of the user's keys (they carry user settings)."""
     for secret_hash in ApiKey.objects.filter(user=user).values_list("secret_hash", flat=True):
         keyauth.forget(secret_hash)
-    return prefs
