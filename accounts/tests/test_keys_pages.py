@@ -116,7 +116,7 @@ def test_create_with_htmx_returns_the_panel_and_refreshes_the_table_out_of_band(
     page = response.content.decode()
     assert "<html" not in page
     assert 'id="key-created"' in page and 'id="new-key-secret"' in page
-    assert 'id="key-table" hx-swap-oob="true"' in page and ">hx" in page
+    assert 'hx-swap-oob="true"' in page and 'id="key-table"' in page and ">hx" in page
 
 
 def test_htmx_form_fragment_for_create_and_edit(client_a, key_and_secret):
@@ -234,3 +234,14 @@ def test_playground_keys_are_internal_and_not_listed(client_a, user):
     key, _ = make_key(user, name="playground-internal", kind=ApiKey.Kind.PLAYGROUND)
     assert "playground-internal" not in client_a.get("/keys/").content.decode()
     assert client_a.get(f"/keys/{key.pk}/edit/").status_code == 404
+
+
+def test_table_refreshes_itself_live_when_a_generation_lands(client_a, key_and_secret):
+    from django.db.models import F
+
+    key, _ = key_and_secret
+    page = client_a.get("/keys/").content.decode()
+    assert 'data-live-refresh="/keys/" data-live-on="generation"' in page
+    ApiKey.objects.filter(pk=key.pk).update(usage_nanos=F("usage_nanos") + 420_000_000)
+    fragment = client_a.get("/keys/", HTTP_HX_REQUEST="true").content.decode()
+    assert fragment.strip().startswith('<div id="key-table"') and "$0.42" in fragment
