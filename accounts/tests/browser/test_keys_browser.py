@@ -30,7 +30,7 @@ pytestmark = [
 
 
 @pytest.fixture
-def page(live_server):
+def browser(live_server):
     # Playwright's sync API runs its own event loop; Django must allow sync ORM calls beside it.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     from playwright.sync_api import sync_playwright
@@ -38,16 +38,27 @@ def page(live_server):
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
-        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
         try:
-            yield page
+            yield browser
         finally:
-            context.close()
             browser.close()
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+def _context(browser, live_server, **options):
+    context = browser.new_context(
+        base_url=live_server.url, viewport={"width": 1280, "height": 900}, **options
+    )
+    context.set_default_timeout(10_000)
+    return context
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = _context(browser, live_server)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    yield context.new_page()
+    context.close()
 
 
 def _shot(page, name: str) -> None:
@@ -124,3 +135,51 @@ def test_sign_up_create_copy_use_and_revoke_a_key(page, live_server):
     response = api.get("/api/v1/key", headers={"Authorization": f"Bearer {secret}"})
     assert response.status == 401
     assert "revoked" in response.json()["error"]["message"]
+
+
+def test_keys_work_without_javascript(browser, live_server):
+    from playwright.sync_api import expect
+
+    from accounts.tests.factories import UserFactory
+
+    UserFactory(email="nojs@example.com")
+    context = _context(browser, live_server, java_script_enabled=False)
+    page = context.new_page()
+    try:
+        page.goto("/accounts/login/")
+        page.fill("input[name=login]", "nojs@example.com")
+        page.fill("input[name=password]", "correct-horse-battery")
+        page.click("button[type=submit]")
+        page.wait_for_url(lambda url: "/login/" not in url)
+
+        page.goto("/keys/")
+        page.click("text=Create key")  # a real link to the form page
+        page.wait_for_url("**/keys/new/")
+        page.fill("input[name=name]", "no-js key")
+        page.click("#key-form button[type=submit]")
+        secret = page.locator("#new-key-secret").inner_text().strip()
+        assert secret.startswith("pg-v1-")
+        _shot(page, "07-nojs-created")
+
+        page.goto("/keys/")
+        row = page.locator("#key-table tbody tr").first
+        row.locator("text=Disable").click()
+        expect(page.locator("#key-table tbody tr").first).to_have_attribute("data-key-status", "disabled")
+        page.locator("#key-table tbody tr").first.locator("text=Revoke").click()
+        page.wait_for_url("**/revoke/")
+        expect(page.locator("main")).to_contain_text("cannot be undone")
+        _shot(page, "08-nojs-confirm-revoke")
+        page.click("main button:has-text('Revoke key')")
+        page.wait_for_url("**/keys/")
+        expect(page.locator("#key-table tbody tr").first).to_have_attribute("data-key-status", "revoked")
+        assert secret not in page.content()
+
+        page.goto("/settings/")
+        page.check("input[name=log_prompts]")
+        page.fill("input[name=log_retention_days]", "14")
+        page.click("#settings-form button:has-text('Save')")
+        expect(page.locator("main")).to_contain_text("Settings saved.")
+        expect(page.locator("input[name=log_retention_days]")).to_have_value("14")
+        _shot(page, "09-settings")
+    finally:
+        context.close()
