@@ -245,3 +245,26 @@ def test_table_refreshes_itself_live_when_a_generation_lands(client_a, key_and_s
     ApiKey.objects.filter(pk=key.pk).update(usage_nanos=F("usage_nanos") + 420_000_000)
     fragment = client_a.get("/keys/", HTTP_HX_REQUEST="true").content.decode()
     assert fragment.strip().startswith('<div id="key-table"') and "$0.42" in fragment
+
+
+def test_editing_an_expired_key_keeps_its_expiry_unless_changed(client_a, user):
+    past = timezone.now() - timedelta(days=1, seconds=17)
+    key, _ = make_key(user, name="lapsed")
+    ApiKey.objects.filter(pk=key.pk).update(expires_at=past)
+    shown = timezone.localtime(past).strftime("%Y-%m-%dT%H:%M")
+    response = client_a.post(
+        f"/keys/{key.pk}/edit/", {"name": "renamed", "limit_reset": "never", "expires_at": shown}
+    )
+    assert response.status_code == 302
+    key.refresh_from_db()
+    assert key.name == "renamed" and key.expires_at == past and key.status == "expired"
+    # Moving it into the past again is refused; into the future, it works again.
+    earlier = (past - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    response = client_a.post(
+        f"/keys/{key.pk}/edit/", {"name": "x", "limit_reset": "never", "expires_at": earlier}
+    )
+    assert "Choose a time in the future" in response.content.decode()
+    later = (timezone.now() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    client_a.post(f"/keys/{key.pk}/edit/", {"name": "x", "limit_reset": "never", "expires_at": later})
+    key.refresh_from_db()
+    assert key.status == "active"
