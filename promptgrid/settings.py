@@ -278,5 +278,6 @@ LOGGING = {
     "loggers": {
         "django.server": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},  # the provider SDKs' HTTP client logs every request at INFO
     },
 }
