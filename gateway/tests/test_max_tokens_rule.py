@@ -7,7 +7,6 @@ prompt bound for ``[{"role":"user","content":"hi"}]`` is its UTF-8 size, 32 byte
 import pytest
 
 from gateway.holds import MIN_COMPLETION_TOKENS, prompt_token_bound
-from gateway.tests.conftest import chat
 
 pytestmark = pytest.mark.django_db
 
