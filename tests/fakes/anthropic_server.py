@@ -13,7 +13,8 @@ Behaviours (``FakeUpstream.push``) are a string or a dict with a ``kind``:
   ``invalid`` (400), ``unauthorized`` (401), ``not_found`` (404), or
   ``{"kind": "status", "status": .., "type": .., "headers": {..}}``.
 - ``{"kind": "slow", "delay": s}``: waits before the status line, then answers normally.
-- ``stall`` / ``{"kind": "stall", "seconds": s}``: (stream) sends the first events then goes silent (a minute).
+- ``stall`` / ``{"kind": "stall", "seconds": s}``: (stream) sends the first events, then
+  goes silent (a minute by default).
 - ``drop``: (stream) sends the first events then cuts the connection.
 - ``malformed``: a body (or an SSE data line) that is not JSON.
 - ``error_event``: (stream) sends the first events then an ``overloaded_error`` error event.

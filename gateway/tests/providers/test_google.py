@@ -447,6 +447,7 @@ async def test_several_choices_come_from_candidate_count(gemini_upstream, gemini
     result = await GoogleAdapter().complete(chat(user("hi"), n=2), gemini_target)
     deltas, end = await collect(chat(user("hi"), n=2), gemini_target)
 
+    assert end.finish_reason == "stop"
     assert [c["message"]["content"] for c in result.choices] == ["answer 0", "answer 1"]
     assert sent(gemini_upstream)["generationConfig"]["candidateCount"] == 2
     assert (streamed_text(deltas, index=0), streamed_text(deltas, index=1)) == ("answer 0", "answer 1")
