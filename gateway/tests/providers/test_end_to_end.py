@@ -17,7 +17,12 @@ pytestmark = pytest.mark.django_db
 
 # Both usage scripts cost 1_134_000 nanos (Anthropic) and 591_250 nanos (Gemini) at these
 # prices; see test_anthropic.py and test_google.py for the arithmetic.
-ANTHROPIC_PRICES = {"input_price": "3", "output_price": "15", "cache_read_price": "0.30", "cache_write_price": "3.75"}
+ANTHROPIC_PRICES = {
+    "input_price": "3",
+    "output_price": "15",
+    "cache_read_price": "0.30",
+    "cache_write_price": "3.75",
+}
 GEMINI_PRICES = {"input_price": "1.25", "output_price": "10", "cache_read_price": "0.125"}
 PROVIDERS = {
     "anthropic": ("anthropic/claude-test", 1_134_000, (150, 50, 30, 20)),
