@@ -526,6 +526,7 @@ class _StreamState:
         # Anthropic's block index counts text and thinking blocks too; OpenAI's
         # tool-call index counts tool calls only.
         self.tool_index_by_block: dict[int, int] = {}
+        self.tools_with_arguments: set[int] = set()
         self.thinking_blocks: dict[int, int] = {}
 
     def usage(self) -> Usage:
@@ -583,6 +584,7 @@ class _StreamState:
                 index = self.tool_index_by_block.get(event.index)
                 if index is None or not delta.partial_json:
                     return None
+                self.tools_with_arguments.add(index)
                 return [
                     delta_choice(
                         {"tool_calls": [{"index": index, "function": {"arguments": delta.partial_json}}]}
@@ -600,6 +602,12 @@ class _StreamState:
                     "index": self.thinking_blocks.get(event.index, 0),
                 }
                 return [delta_choice({"reasoning_details": [detail]})]
+            return None
+        if kind == "content_block_stop":
+            index = self.tool_index_by_block.get(event.index)
+            if index is not None and index not in self.tools_with_arguments:
+                # A call without input streams no JSON; OpenAI clients expect "{}" to parse.
+                return [delta_choice({"tool_calls": [{"index": index, "function": {"arguments": "{}"}}]})]
             return None
         if kind == "message_delta":
             self.stop_reason = event.delta.stop_reason or self.stop_reason

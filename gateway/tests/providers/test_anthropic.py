@@ -635,3 +635,15 @@ async def test_signed_thinking_handed_back_precedes_the_tool_call_it_led_to(
     assistant = anthropic_upstream.requests[1].json["messages"][1]["content"]
     assert assistant[0] == {"type": "thinking", "thinking": "I should call it.", "signature": "sig-9"}
     assert assistant[1]["type"] == "tool_use"
+
+
+async def test_a_streamed_call_without_input_still_gets_parseable_arguments(
+    anthropic_upstream, anthropic_target
+):
+    anthropic_upstream.push({"kind": "tool", "input": {}})
+    deltas, end = await collect(
+        AnthropicAdapter(), chat(user("Ping?"), tools=[WEATHER_TOOL]), anthropic_target
+    )
+    calls = streamed_tool_calls(deltas)
+    assert [json.loads(c["arguments"]) for c in calls] == [{}]
+    assert end.finish_reason == "tool_calls"
