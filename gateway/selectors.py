@@ -286,9 +286,9 @@ def activity_page(
     if newer:
         at, pk = newer
         rows = list(
-            qs.filter(Q(created_at__gt=at) | Q(created_at=at, id__gt=pk)).order_by("created_at", "id")[
-                : size + 1
-            ]
+            qs.filter(Q(created_at__gt=at) | Q(created_at=at, id__gt=pk), created_at__gte=at).order_by(
+                "created_at", "id"
+            )[: size + 1]
         )
         has_newer = len(rows) > size
         rows = list(reversed(rows[:size]))
@@ -296,7 +296,8 @@ def activity_page(
     else:
         if older:
             at, pk = older
-            qs = qs.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=pk))
+            # The redundant bound gives the index scan a start; the OR alone would not.
+            qs = qs.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=pk), created_at__lte=at)
         rows = list(qs.order_by("-created_at", "-id")[: size + 1])
         has_older = len(rows) > size
         rows = rows[:size]
