@@ -6,6 +6,9 @@ import socket
 
 import pytest
 
+# Fails the run if a log line contains an API key secret or a provider credential.
+pytest_plugins = ["tests.secret_scan"]
+
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
 _LOOPBACK = ("127.", "::1", "localhost")

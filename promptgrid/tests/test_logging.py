@@ -174,3 +174,40 @@ def test_the_redaction_filter_keeps_records_it_cannot_format():
 
     assert RedactSecretsFilter().filter(record) is True
     assert "not a number" in record.getMessage()
+
+
+# The suite-wide secret scan (tests/secret_scan.py): it must see what it is meant to see.
+
+
+def test_the_secret_scan_finds_a_secret_or_a_bare_key_in_a_log_line():
+    from tests.secret_scan import find_leaks
+
+    lines = ['{"message": "ok"}', '{"message": "upstream said: bad key prov-secret-0123"}']
+
+    assert find_leaks(lines, {"prov-secret-0123"}) == [lines[1]]
+    assert find_leaks(['{"message": "pg-v1-abcdefghijklmnopqrstuvwxyz"}'], set()) != []
+    assert find_leaks(lines, {"other-secret-value"}) == []
+
+
+@pytest.mark.django_db
+def test_the_secret_scan_remembers_every_api_key_secret_and_provider_key(django_user_model):
+    from accounts.services import api_key_create
+    from catalog.models import Provider
+    from tests.secret_scan import SCAN
+
+    user = django_user_model.objects.create_user("scan", "scan@example.com", "pw")
+    _, secret = api_key_create(user=user, name="scanned")
+    Provider.objects.create(
+        slug="scanned", name="Scanned", protocol="openai", api_key="sk-scanned-provider-key"
+    )
+
+    assert secret.removeprefix("pg-v1-") in SCAN.secrets
+    assert "sk-scanned-provider-key" in SCAN.secrets
+
+
+def test_the_secret_scan_sees_every_log_record():
+    from tests.secret_scan import SCAN
+
+    demo_log.warning("a line for the scan %s", "marker-7c1d")
+
+    assert "marker-7c1d" in SCAN.lines[-1]

@@ -107,6 +107,7 @@ def test_routes_that_are_not_served_are_not_documented(client):
     assert "/api/v1/key" not in paths
 
 
+@pytest.mark.django_db  # closing a file response signals request_finished, which checks connections
 def test_the_docs_page_loads_swagger_ui_from_our_own_static_files(client):
     response = client.get("/api/docs/")
 
