@@ -269,6 +269,10 @@ UPSTREAM_FIRST_BYTE_TIMEOUT = env_decimal("UPSTREAM_FIRST_BYTE_TIMEOUT", "120")
 UPSTREAM_IDLE_TIMEOUT = env_decimal("UPSTREAM_IDLE_TIMEOUT", "120")
 # Streaming: how long the status line is held back waiting for the upstream.
 STREAM_HOLD_STATUS_SECONDS = env_decimal("STREAM_HOLD_STATUS_SECONDS", "3")
+# Image URLs sent to a provider that needs the bytes (Gemini): size cap, and whether private
+# addresses may be fetched (off: a request must not reach the gateway's own network).
+IMAGE_FETCH_MAX_BYTES = env_int("IMAGE_FETCH_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
+IMAGE_FETCH_ALLOW_PRIVATE = env_bool("IMAGE_FETCH_ALLOW_PRIVATE", False)
 
 # Billing
 SIGNUP_CREDITS = env_decimal("SIGNUP_CREDITS", "0")
@@ -276,6 +280,9 @@ STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
 STRIPE_API_BASE = env_url("STRIPE_API_BASE", "")
 STRIPE_CURRENCY = env_str("STRIPE_CURRENCY", "usd").lower()
+# Bounds of one card top-up, in USD.
+STRIPE_TOPUP_MIN_USD = env_decimal("STRIPE_TOPUP_MIN_USD", "5")
+STRIPE_TOPUP_MAX_USD = env_decimal("STRIPE_TOPUP_MAX_USD", "1000")
 
 # Operations
 METRICS_ENABLED = env_bool("METRICS_ENABLED", True)

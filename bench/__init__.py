@@ -1,0 +1,4 @@
+"""Load and overhead benchmarks of the gateway against fake upstreams (not tests).
+
+``python -m bench`` runs the whole comparison; see bench/README.md.
+"""

@@ -1,0 +1,1 @@
+"""The framework's ceiling: a minimal Django async view that only forwards to the upstream."""

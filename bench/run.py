@@ -1,0 +1,797 @@
+"""One command, one run, side by side: direct (the fake upstream), the minimal forwarder
+(httpx and aiohttp clients) and PromptGrid, on the same machine in the same minutes.
+
+    /work/main/.venv/bin/python -m bench            # the full run (about 6-8 minutes)
+    /work/main/.venv/bin/python -m bench --quick    # 1-2 minutes, shorter phases, no sweep
+
+Results are printed, written to bench/results/<UTC time>.md, and (for a full run)
+copied into bench/README.md. Everything runs on loopback and stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from bench import loadgen
+from bench.procs import PYTHON, ROOT, RssSampler, Service, free_port, rss_bytes, tree_cpu_seconds
+
+BENCH_DIR = Path(__file__).resolve().parent
+RESULTS_DIR = BENCH_DIR / "results"
+README = BENCH_DIR / "README.md"
+MB = 1024 * 1024
+# Frames worth an inclusive-time line in the profile summary.
+PROFILE_PACKAGES = (
+    "gateway/", "accounts/", "billing/", "catalog/", "django/", "openai/", "httpx/", "aiohttp/", "asgiref/",
+    "psycopg/",
+)  # fmt: skip
+
+BODY = {
+    "model": "openai/gpt-4o-mini",
+    "messages": [
+        {"role": "system", "content": "You are a terse assistant."},
+        {"role": "user", "content": "Say one short sentence about a fox and a dog."},
+    ],
+    "max_tokens": 64,
+    "temperature": 0,
+}
+STREAM_BODY = {**BODY, "stream": True, "stream_options": {"include_usage": True}}
+
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/pg_bench_run"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/8"
+
+
+@dataclass
+class Config:
+    quick: bool
+    server: str
+    workers: int
+    seconds: float
+    slow_streams: int
+    slow_chunks: int
+    slow_chunk_ms: float
+    sweep: bool
+    profile: bool
+    database_url: str
+    redis_url: str
+    work: Path
+    command: str
+    no_readme: bool
+
+    @property
+    def body_file(self) -> Path:
+        return self.work / "body.json"
+
+    @property
+    def stream_body_file(self) -> Path:
+        return self.work / "stream.json"
+
+
+@dataclass
+class Target:
+    """Something to measure: a URL, the service behind it (None for direct), an API key."""
+
+    name: str
+    url: str
+    service: Service | None
+    key: str = ""
+    results: dict[str, Any] = field(default_factory=dict)
+    skipped: str = ""
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# --- Servers -----------------------------------------------------------------------------
+
+
+def server_argv(server: str, app: str, port: int, workers: int) -> list[str]:
+    if server == "uvicorn":
+        return [
+            PYTHON, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+            "--workers", str(workers), "--loop", "uvloop", "--http", "httptools",
+            "--no-access-log", "--log-level", "warning", "--lifespan", "off", "--backlog", "4096",
+        ]  # fmt: skip
+    if server == "granian":
+        return [
+            PYTHON, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
+            "--workers", str(workers), "--loop", "uvloop", "--log-level", "warning", "--no-access-log",
+            "--backlog", "4096", "--backpressure", "2048", app,
+        ]  # fmt: skip
+    if server == "daphne":
+        # Daphne serves from one process; several need a balancer in front, so it runs alone here.
+        return [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "-v", "0", app]
+    raise ValueError(f"unknown server {server!r}")
+
+
+def server_label(server: str, workers: int) -> str:
+    if server == "daphne":
+        return f"daphne {version('daphne')}, 1 process"
+    extra = " (uvloop, httptools)" if server == "uvicorn" else " (uvloop)"
+    return f"{server} {version(server)}{extra}, {workers} worker{'s' if workers > 1 else ''}"
+
+
+def fake_service(cfg: Config, name: str, *, chunks: int = 20, chunk_ms: float = 0.0) -> Service:
+    port = free_port()
+    argv = [PYTHON, "-m", "bench.fake_upstream", "--port", str(port), "--chunks", str(chunks)]
+    argv += ["--chunk-ms", str(chunk_ms)]
+    return Service(name=name, argv=argv, port=port, log_path=cfg.work / f"{name}.log")
+
+
+def forwarder_service(
+    cfg: Config, upstream: str, *, server: str, workers: int, name: str = "forwarder"
+) -> Service:
+    port = free_port()
+    return Service(
+        name=name,
+        argv=server_argv(server, "bench.forwarder.asgi:application", port, workers),
+        port=port,
+        env={"DJANGO_SETTINGS_MODULE": "bench.forwarder.settings", "BENCH_UPSTREAM": upstream},
+        log_path=cfg.work / f"{name}.log",
+    )
+
+
+def promptgrid_env(cfg: Config, upstream: str) -> dict[str, str]:
+    return {
+        "DJANGO_SETTINGS_MODULE": "promptgrid.settings",
+        "DATABASE_URL": cfg.database_url,
+        "REDIS_URL": cfg.redis_url,
+        "DEBUG": "false",
+        "SECRET_KEY": cfg.work.name + "-" + secrets.token_urlsafe(40),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "OPENAI_BASE_URL": upstream,
+        "OPENAI_API_KEY": "sk-bench-dummy",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def promptgrid_service(
+    cfg: Config, upstream: str, env: dict[str, str], *, server: str, workers: int, name: str = "promptgrid"
+) -> Service:
+    port = free_port()
+    return Service(
+        name=name,
+        argv=server_argv(server, "promptgrid.asgi:application", port, workers),
+        port=port,
+        env={**env, "OPENAI_BASE_URL": upstream},
+        log_path=cfg.work / f"{name}.log",
+    )
+
+
+def gateway_present() -> bool:
+    """The chat completions view exists on this branch (it lands separately)."""
+    return (ROOT / "gateway" / "api.py").exists() and "chat/completions" in (
+        ROOT / "gateway" / "api_urls.py"
+    ).read_text()
+
+
+def setup_promptgrid(cfg: Config, upstream: str, env: dict[str, str]) -> str:
+    log("PromptGrid: recreating the benchmark database, migrating, seeding")
+    done = subprocess.run(
+        [PYTHON, "-m", "bench.setup_promptgrid", "--upstream", upstream],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    (cfg.work / "setup.log").write_text(done.stdout + done.stderr)
+    if done.returncode != 0:
+        raise RuntimeError(f"PromptGrid setup failed:\n{done.stderr[-3000:]}")
+    return done.stdout.strip().splitlines()[-1]
+
+
+# --- Measurements ------------------------------------------------------------------------
+
+
+def sanity_check(target: Target) -> str:
+    """One plain and one streamed request must succeed before anything is measured."""
+    for body, stream in ((BODY, False), (STREAM_BODY, True)):
+        request = urllib.request.Request(
+            target.url,
+            data=json.dumps(body).encode(),
+            headers={
+                "Content-Type": "application/json",
+                **({"Authorization": f"Bearer {target.key}"} if target.key else {}),
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # loopback only
+                payload = response.read()
+        except urllib.error.HTTPError as exc:
+            return f"HTTP {exc.code}: {exc.read()[:300]!r}"
+        except OSError as exc:
+            return f"{type(exc).__name__}: {exc}"
+        if stream and b"[DONE]" not in payload:
+            return f"stream without [DONE]: {payload[:300]!r}"
+        if not stream and b'"choices"' not in payload:
+            return f"answer without choices: {payload[:300]!r}"
+    return ""
+
+
+def _pids(target: Target, fake: Service) -> list[int]:
+    return (target.service or fake).pids()
+
+
+def _workers(target: Target, fake: Service) -> list[int]:
+    return (target.service or fake).worker_pids()
+
+
+def db_counters(cfg: Config) -> dict[str, int] | None:
+    """Transactions and rows written in the benchmark database so far (PostgreSQL's statistics)."""
+    try:
+        import psycopg
+    except ImportError:
+        return None
+    try:
+        with psycopg.connect(cfg.database_url, autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT xact_commit + xact_rollback, tup_inserted, tup_updated FROM pg_stat_database"
+                " WHERE datname = current_database()"
+            ).fetchone()
+    except psycopg.Error:
+        return None
+    return {"xacts": row[0], "inserted": row[1], "updated": row[2]}
+
+
+def measure(cfg: Config, target: Target, fake: Service, *, with_db: bool = False) -> None:
+    s = cfg.seconds
+    r = target.results
+    problem = sanity_check(target)
+    if problem:
+        target.skipped = problem
+        log(f"{target.name}: sanity check failed: {problem}")
+        return
+    log(f"{target.name}: warm-up")
+    loadgen.run_wrk(target.url, body_file=cfg.body_file, key=target.key, connections=32, seconds=2)
+    time.sleep(0.5)
+    workers = _workers(target, fake)
+    r["workers"] = len(workers)
+    r["rss_idle_mb"] = max(rss_bytes(p) for p in workers) / MB
+
+    log(f"{target.name}: concurrency 1")
+    c1 = loadgen.run_wrk(target.url, body_file=cfg.body_file, key=target.key, connections=1, seconds=s)
+    r["c1"] = c1
+
+    log(f"{target.name}: concurrency 32")
+    pids, fake_pids = _pids(target, fake), fake.pids()
+    db_before = db_counters(cfg) if with_db else None
+    cpu0, fake0 = tree_cpu_seconds(pids), tree_cpu_seconds(fake_pids)
+    with RssSampler(workers, interval=0.25) as rss32:
+        c32 = loadgen.run_wrk(target.url, body_file=cfg.body_file, key=target.key, connections=32, seconds=s)
+    cpu1, fake1 = tree_cpu_seconds(pids), tree_cpu_seconds(fake_pids)
+    r["c32"] = c32
+    r["cpu_ms"] = (cpu1 - cpu0) * 1000 / max(c32.requests, 1)
+    r["fake_cpu_ms"] = (fake1 - fake0) * 1000 / max(c32.requests, 1)
+    if db_before is not None:
+        time.sleep(2.0)  # PostgreSQL publishes a backend's statistics about a second after it idles
+        db_after = db_counters(cfg)
+        if db_after is not None:
+            n = max(c32.requests, 1)
+            r["db"] = {k: (db_after[k] - db_before[k]) / n for k in db_before}
+
+    log(f"{target.name}: concurrency 128")
+    with RssSampler(workers, interval=0.25) as rss128:
+        c128 = loadgen.run_wrk(
+            target.url, body_file=cfg.body_file, key=target.key, connections=128, seconds=s
+        )
+    r["c128"] = c128
+    r["rss_load_mb"] = max(max(rss32.peak.values()), max(rss128.peak.values())) / MB
+
+    log(f"{target.name}: streaming, time to first token at concurrency 1")
+    ttft = loadgen.time_to_first_token(
+        target.url, body=json.dumps(STREAM_BODY).encode(), key=target.key, seconds=s
+    )
+    r["ttft"] = ttft
+
+    log(f"{target.name}: streaming at concurrency 32")
+    cpu0 = tree_cpu_seconds(pids)
+    sc32 = loadgen.run_wrk(
+        target.url, body_file=cfg.stream_body_file, key=target.key, connections=32, seconds=s
+    )
+    r["stream_cpu_ms"] = (tree_cpu_seconds(pids) - cpu0) * 1000 / max(sc32.requests, 1)
+    r["s32"] = sc32
+
+
+def measure_slow_streams(cfg: Config, service: Service, url: str, key: str) -> dict[str, Any]:
+    """Open cfg.slow_streams streams at once against one worker; RSS added and errors."""
+    body = json.dumps(STREAM_BODY).encode()
+    loadgen.concurrent_streams(url, body=body, key=key, count=20, timeout_s=120)  # warm the paths
+    time.sleep(0.5)
+    worker = service.worker_pids()[0]
+    before = rss_bytes(worker)
+    with RssSampler([worker], interval=0.1) as sampler:
+        stats = loadgen.concurrent_streams(url, body=body, key=key, count=cfg.slow_streams, timeout_s=180)
+    time.sleep(0.5)
+    return {
+        "streams": cfg.slow_streams,
+        "rss_before_mb": before / MB,
+        "rss_peak_mb": sampler.peak[worker] / MB,
+        "added_mb": (sampler.peak[worker] - before) / MB,
+        "after_mb": rss_bytes(worker) / MB,
+        "errors": stats.errors,
+        "error_kinds": stats.error_kinds,
+        "max_open": stats.max_open,
+        "seconds": stats.seconds,
+        "ttft_p50_ms": loadgen.percentile(stats.ttft_ms, 50),
+        "ttft_p99_ms": loadgen.percentile(stats.ttft_ms, 99),
+    }
+
+
+def profile_worker(cfg: Config, target: Target) -> str:
+    """py-spy samples one worker during a concurrency-32 phase; the top functions by own time."""
+    assert target.service is not None
+    worker = target.service.worker_pids()[0]
+    raw = cfg.work / f"profile-{target.name}.txt"
+    svg = RESULTS_DIR / f"profile-{target.name}.svg"
+    seconds = max(4, int(cfg.seconds))
+    spy = subprocess.Popen(
+        ["py-spy", "record", "-p", str(worker), "-d", str(seconds), "-r", "250", "-f", "raw", "-o", str(raw),
+         "--nonblocking"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    spy_bin = Path(PYTHON).parent / "py-spy"
+    if not spy_bin.exists():
+        spy.kill()
+        return "py-spy is not installed (pip install -r requirements-dev.txt)"
+    loadgen.run_wrk(target.url, body_file=cfg.body_file, key=target.key, connections=32, seconds=seconds + 1)
+    spy.wait(30)
+    if not raw.exists():
+        return "py-spy produced no profile"
+    return summarize_profile(raw.read_text(), svg_hint=svg)
+
+
+def summarize_profile(collapsed: str, *, top: int = 15, svg_hint: Path | None = None) -> str:
+    """Own-time and inclusive-time shares from py-spy's collapsed stacks."""
+    own: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in collapsed.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        frames = stack.split(";")
+        own[frames[-1]] = own.get(frames[-1], 0) + count
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + count
+    if not total:
+        return "no samples"
+    lines = ["| own % | function |", "|---:|---|"]
+    for frame, count in sorted(own.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"| {100 * count / total:.1f} | `{frame}` |")
+    lines += ["", "| inclusive % | function (PromptGrid, Django and client code) |", "|---:|---|"]
+    interesting = [(f, c) for f, c in inclusive.items() if any(k in f for k in PROFILE_PACKAGES)]
+    for frame, count in sorted(interesting, key=lambda kv: -kv[1])[:top]:
+        lines.append(f"| {100 * count / total:.1f} | `{frame}` |")
+    return "\n".join(lines)
+
+
+def measure_server(cfg: Config, service: Service, url: str, key: str) -> dict[str, Any]:
+    service.start()
+    try:
+        service.wait_listening(60)
+        probe = Target(name=service.name, url=url, service=service, key=key)
+        problem = sanity_check(probe)
+        if problem:
+            return {"error": problem}
+        loadgen.run_wrk(url, body_file=cfg.body_file, key=key, connections=32, seconds=2)
+        pids = service.pids()
+        cpu0 = tree_cpu_seconds(pids)
+        with RssSampler(service.worker_pids(), interval=0.25) as rss:
+            res = loadgen.run_wrk(url, body_file=cfg.body_file, key=key, connections=32, seconds=cfg.seconds)
+        cpu = (tree_cpu_seconds(pids) - cpu0) * 1000 / max(res.requests, 1)
+        return {"wrk": res, "cpu_ms": cpu, "rss_mb": max(rss.peak.values()) / MB}
+    finally:
+        service.stop()
+
+
+# --- Report ------------------------------------------------------------------------------
+
+
+def _f(value: Any, fmt: str = "{:.1f}") -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float) and value != value:  # NaN
+        return "—"
+    return fmt.format(value)
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    if a is None or b is None or not b or a != a or b != b:
+        return "—"
+    return f"{a / b:.2f}×"
+
+
+def _get(target: Target, path: str) -> Any:
+    value: Any = target.results
+    for part in path.split("."):
+        if value is None:
+            return None
+        value = value.get(part) if isinstance(value, dict) else getattr(value, part, None)
+    return value
+
+
+def _ttft(target: Target, pct: float) -> float | None:
+    stats = target.results.get("ttft")
+    return loadgen.percentile(stats.ttft_ms, pct) if stats and stats.ttft_ms else None
+
+
+def render(
+    cfg: Config,
+    targets: list[Target],
+    slow: dict[str, dict],
+    sweep: list[dict],
+    profile: str,
+    started: datetime,
+) -> str:
+    direct, pg = targets[0], targets[-1]
+    fwd_httpx = next((t for t in targets if t.name == "forwarder (httpx)"), None)
+    fwd_aio = next((t for t in targets if t.name == "forwarder (aiohttp)"), None)
+    cols = targets
+    header = (
+        "| | " + " | ".join(t.name for t in cols) + " | PromptGrid ÷ fwd httpx | PromptGrid ÷ fwd aiohttp |"
+    )
+    sep = "|---|" + "---:|" * (len(cols) + 2)
+    rows: list[str] = [header, sep]
+
+    def row(label: str, getter, fmt: str = "{:.1f}", ratio: bool = True) -> None:
+        values = [getter(t) if not t.skipped else None for t in cols]
+        cells = [_f(v, fmt) for v in values]
+        if ratio and fwd_httpx and fwd_aio:
+            cells += [_ratio(getter(pg), getter(fwd_httpx)), _ratio(getter(pg), getter(fwd_aio))]
+        else:
+            cells += ["", ""]
+        rows.append(f"| {label} | " + " | ".join(cells) + " |")
+
+    def added(getter):
+        def inner(t: Target) -> float | None:
+            a, b = getter(t), getter(direct)
+            return None if a is None or b is None else a - b
+
+        return inner
+
+    row("latency p50, concurrency 1 (ms)", lambda t: _get(t, "c1.p50_ms"), "{:.2f}")
+    row("latency p99, concurrency 1 (ms)", lambda t: _get(t, "c1.p99_ms"), "{:.2f}")
+    row("added latency p50 vs direct (ms)", added(lambda t: _get(t, "c1.p50_ms")), "{:+.2f}", ratio=False)
+    row("added latency p99 vs direct (ms)", added(lambda t: _get(t, "c1.p99_ms")), "{:+.2f}", ratio=False)
+    row("throughput, concurrency 32 (req/s)", lambda t: _get(t, "c32.rps"), "{:.0f}")
+    row("p99, concurrency 32 (ms)", lambda t: _get(t, "c32.p99_ms"), "{:.1f}")
+    row("errors, concurrency 32", lambda t: _get(t, "c32.errors"), "{:d}", ratio=False)
+    row("throughput, concurrency 128 (req/s)", lambda t: _get(t, "c128.rps"), "{:.0f}")
+    row("p99, concurrency 128 (ms)", lambda t: _get(t, "c128.p99_ms"), "{:.1f}")
+    row("errors, concurrency 128", lambda t: _get(t, "c128.errors"), "{:d}", ratio=False)
+    row("stream: time to first token p50, c=1 (ms)", lambda t: _ttft(t, 50), "{:.2f}")
+    row("stream: time to first token p99, c=1 (ms)", lambda t: _ttft(t, 99), "{:.2f}")
+    row("stream: added TTFT p50 vs direct (ms)", added(lambda t: _ttft(t, 50)), "{:+.2f}", ratio=False)
+    row("stream: streams/s, concurrency 32", lambda t: _get(t, "s32.rps"), "{:.0f}")
+    row("stream: p99 whole stream, c=32 (ms)", lambda t: _get(t, "s32.p99_ms"), "{:.1f}")
+    row("stream: errors, c=32", lambda t: _get(t, "s32.errors"), "{:d}", ratio=False)
+    row("CPU per request, c=32 (ms, server processes)", lambda t: _get(t, "cpu_ms"), "{:.2f}")
+    row("CPU per stream, c=32 (ms)", lambda t: _get(t, "stream_cpu_ms"), "{:.2f}")
+    row("fake upstream CPU per request (ms)", lambda t: _get(t, "fake_cpu_ms"), "{:.2f}", ratio=False)
+    row("RSS per worker, idle (MB)", lambda t: _get(t, "rss_idle_mb"), "{:.0f}")
+    row("RSS per worker, under load (MB)", lambda t: _get(t, "rss_load_mb"), "{:.0f}")
+    if pg.results.get("db"):
+        row("DB transactions per request", lambda t: _get(t, "db.xacts"), "{:.2f}", ratio=False)
+        row("DB rows inserted / updated per request",
+            lambda t: _get(t, "db.inserted"), "{:.2f}", ratio=False)  # fmt: skip
+        rows[-1] = rows[-1].rstrip(" |") + f" / {_f(_get(pg, 'db.updated'), '{:.2f}')} |"
+
+    out = [
+        f"# Benchmark run {started:%Y-%m-%d %H:%M} UTC",
+        "",
+        f"Command: `{cfg.command}`  ",
+        f"Machine: {machine()}  ",
+        f"Server (forwarder and PromptGrid): {server_label(cfg.server, cfg.workers)}; load: wrk "
+        f"{wrk_version()} (2 threads; 1 at concurrency 1) and an aiohttp client for time to first token; "
+        f"fake upstream: aiohttp + uvloop in its own process, no added latency, 20-event streams. "
+        f"Each phase {cfg.seconds:.0f} s after a 2 s warm-up.",
+        "",
+    ]
+    for t in targets:
+        if t.skipped:
+            out.append(f"- **{t.name}** not measured: {t.skipped}")
+    out += ["", *rows, ""]
+    if slow:
+        out += [
+            f"## {cfg.slow_streams:,} concurrent slow streams in one worker",
+            "",
+            f"Each stream: {cfg.slow_chunks} events {cfg.slow_chunk_ms:.0f} ms apart from the fake upstream; "
+            "all opened at once by one aiohttp client against a single-worker server.",
+            "",
+            "| | RSS before (MB) | peak (MB) | added (MB) | errors | streams open at once | "
+            "TTFT p50 / p99 (ms) | wall (s) |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for name, res in slow.items():
+            if "error" in res:
+                out.append(f"| {name} | {res['error']} | | | | | | |")
+                continue
+            kinds = ", ".join(f"{k}: {v}" for k, v in res["error_kinds"].items())
+            out.append(
+                f"| {name} | {res['rss_before_mb']:.0f} | {res['rss_peak_mb']:.0f} | {res['added_mb']:.0f} | "
+                f"{res['errors']}{f' ({kinds})' if kinds else ''} | {res['max_open']} | "
+                f"{_f(res['ttft_p50_ms'], '{:.0f}')} / {_f(res['ttft_p99_ms'], '{:.0f}')} | "
+                f"{res['seconds']:.1f} |"
+            )
+        out.append("")
+    if sweep:
+        out += [
+            f"## Servers and workers ({sweep[0]['app']}, concurrency 32, non-streaming)",
+            "",
+            "| server | req/s | p99 (ms) | errors | CPU per request (ms) | peak RSS per worker (MB) |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for res in sweep:
+            if "error" in res:
+                out.append(f"| {res['label']} | {res['error']} | | | | |")
+                continue
+            w = res["wrk"]
+            out.append(
+                f"| {res['label']} | {w.rps:.0f} | {w.p99_ms:.1f} | {w.errors} | {res['cpu_ms']:.2f} | "
+                f"{res['rss_mb']:.0f} |"
+            )
+        out.append("")
+    out += targets_section(targets, slow)
+    if profile:
+        out += ["## Profile of one PromptGrid worker at concurrency 32 (py-spy)", "", profile, ""]
+    return "\n".join(out)
+
+
+def targets_section(targets: list[Target], slow: dict[str, dict]) -> list[str]:
+    direct, pg = targets[0], targets[-1]
+    fwd = next((t for t in targets if t.name == "forwarder (httpx)"), None)
+    if pg.skipped or not pg.results:
+        return ["## Targets", "", "PromptGrid was not measured in this run; see above.", ""]
+
+    def verdict(ok: bool | None) -> str:
+        return "—" if ok is None else ("met" if ok else "**missed**")
+
+    lines = ["## Targets", "", "| target | measured | |", "|---|---|---|"]
+    rps, fwd_rps = _get(pg, "c32.rps"), _get(fwd, "c32.rps") if fwd else None
+    if rps and fwd_rps:
+        lines.append(
+            f"| throughput at c=32 ≥ forwarder (httpx) | {rps:.0f} vs {fwd_rps:.0f} req/s "
+            f"({rps / fwd_rps:.2f}×) | {verdict(rps >= fwd_rps)} |"
+        )
+        lines.append(
+            f"| ≥ 5× LiteLLM (110–180 req/s with 2 workers, so ≥ 900) | {rps:.0f} req/s | "
+            f"{verdict(rps >= 900)} |"
+        )
+    cpu = _get(pg, "cpu_ms")
+    if cpu is not None:
+        lines.append(f"| CPU per non-streaming request ≤ 1.5 ms | {cpu:.2f} ms | {verdict(cpu <= 1.5)} |")
+    added = (_get(pg, "c1.p50_ms") or 0) - (_get(direct, "c1.p50_ms") or 0)
+    lines.append(
+        f"| added latency p50 at c=1 ≤ 2 ms (non-streaming) | {added:+.2f} ms | {verdict(added <= 2)} |"
+    )
+    t_pg, t_direct = _ttft(pg, 50), _ttft(direct, 50)
+    if t_pg is not None and t_direct is not None:
+        lines.append(
+            f"| added time to first token p50 at c=1 ≤ 2 ms (streaming) | {t_pg - t_direct:+.2f} ms | "
+            f"{verdict(t_pg - t_direct <= 2)} |"
+        )
+    rss = _get(pg, "rss_load_mb")
+    if rss is not None:
+        lines.append(f"| RSS ≤ 150 MB per worker | {rss:.0f} MB under load | {verdict(rss <= 150)} |")
+    res = slow.get("PromptGrid")
+    if res and "added_mb" in res:
+        ok = res["added_mb"] <= 200 and res["errors"] == 0
+        lines.append(
+            f"| {res['streams']:,} slow streams in one process add ≤ 200 MB, no errors | "
+            f"+{res['added_mb']:.0f} MB, {res['errors']} errors | {verdict(ok)} |"
+        )
+    xacts = _get(pg, "db.xacts")
+    if xacts is not None:
+        lines.append(
+            f"| ≤ 2 database round trips per request | {xacts:.2f} transactions per request "
+            f"(PostgreSQL statistics; statements per transaction not counted here) | "
+            f"{verdict(xacts <= 2.05)} |"
+        )
+    lines.append("")
+    return lines
+
+
+def machine() -> str:
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    mem = ""
+    with contextlib.suppress(OSError, IndexError, ValueError):
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f", {kb / 1024 / 1024:.0f} GiB"
+    system = f"Linux {platform.release()}, Python {platform.python_version()}"
+    return f"{os.cpu_count()} cores ({model}){mem}, {system}"
+
+
+def wrk_version() -> str:
+    done = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)
+    first = (done.stdout + done.stderr).split()
+    return first[1] if len(first) > 1 else "?"
+
+
+def update_readme(report: str) -> None:
+    start, end = "<!-- results:start -->", "<!-- results:end -->"
+    text = README.read_text() if README.exists() else f"{start}\n{end}\n"
+    if start not in text or end not in text:
+        text += f"\n{start}\n{end}\n"
+    head, _, rest = text.partition(start)
+    _, _, tail = rest.partition(end)
+    body = report.replace("# Benchmark run", "### Latest run:", 1).replace("\n## ", "\n#### ")
+    README.write_text(f"{head}{start}\n{body}\n{end}{tail}")
+
+
+# --- Main --------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> Config:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2 s phases, fewer slow streams, no sweep")
+    parser.add_argument("--server", choices=("uvicorn", "granian", "daphne"), default="uvicorn")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seconds", type=float, help="length of each measured phase")
+    parser.add_argument("--slow-streams", type=int, help="concurrent slow streams (default 1000)")
+    parser.add_argument("--no-sweep", action="store_true", help="skip the server and worker comparison")
+    parser.add_argument("--profile", action="store_true", help="profile a PromptGrid worker with py-spy")
+    parser.add_argument("--no-readme", action="store_true", help="do not copy the table into bench/README.md")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    work = Path(tempfile.mkdtemp(prefix="promptgrid-bench-"))
+    command = "python -m bench" + (" " + " ".join(sys.argv[1:]) if argv is None and sys.argv[1:] else "")
+    return Config(
+        quick=quick,
+        server=args.server,
+        workers=args.workers,
+        seconds=args.seconds or (2.0 if quick else 5.0),
+        slow_streams=args.slow_streams or 1000,
+        slow_chunks=30 if quick else 40,
+        slow_chunk_ms=200.0 if quick else 250.0,
+        sweep=not (quick or args.no_sweep),
+        profile=args.profile,
+        database_url=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL),
+        redis_url=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL),
+        work=work,
+        command=command,
+        no_readme=args.no_readme or quick,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    cfg = parse_args(argv)
+    started = datetime.now(UTC)
+    RESULTS_DIR.mkdir(exist_ok=True)
+    cfg.body_file.write_text(json.dumps(BODY))
+    cfg.stream_body_file.write_text(json.dumps(STREAM_BODY))
+    log(f"working files in {cfg.work}")
+    services: list[Service] = []
+
+    def start(service: Service) -> Service:
+        services.append(service)
+        service.start()
+        service.wait_listening(60)
+        return service
+
+    slow: dict[str, dict] = {}
+    sweep: list[dict] = []
+    profile = ""
+    try:
+        fake = start(fake_service(cfg, "fake"))
+        upstream = f"http://127.0.0.1:{fake.port}/v1"
+        fwd = start(forwarder_service(cfg, upstream, server=cfg.server, workers=cfg.workers))
+        targets = [
+            Target("direct", f"{upstream}/chat/completions", None),
+            Target("forwarder (httpx)", f"http://127.0.0.1:{fwd.port}/httpx/v1/chat/completions", fwd),
+            Target("forwarder (aiohttp)", f"http://127.0.0.1:{fwd.port}/aiohttp/v1/chat/completions", fwd),
+        ]
+        pg_target = Target("PromptGrid", "", None)
+        targets.append(pg_target)
+        pg_env: dict[str, str] = {}
+        if not gateway_present():
+            pg_target.skipped = "the gateway's chat completions endpoint is not on this branch yet"
+        else:
+            pg_env = promptgrid_env(cfg, upstream)
+            pg_target.key = setup_promptgrid(cfg, upstream, pg_env)
+            pg = start(promptgrid_service(cfg, upstream, pg_env, server=cfg.server, workers=cfg.workers))
+            pg_target.url = f"http://127.0.0.1:{pg.port}/api/v1/chat/completions"
+            pg_target.service = pg
+        for target in targets:
+            if not target.skipped:
+                measure(cfg, target, fake, with_db=target is pg_target)
+        if cfg.profile and not pg_target.skipped:
+            log("PromptGrid: profiling one worker")
+            profile = profile_worker(cfg, pg_target)
+        fwd.stop()
+        if pg_target.service:
+            pg_target.service.stop()
+
+        log(f"slow streams: {cfg.slow_streams} at once against one worker")
+        slow_fake = start(fake_service(cfg, "slow-fake", chunks=cfg.slow_chunks, chunk_ms=cfg.slow_chunk_ms))
+        slow_upstream = f"http://127.0.0.1:{slow_fake.port}/v1"
+        one_fwd = start(
+            forwarder_service(cfg, slow_upstream, server=cfg.server, workers=1, name="slow-forwarder")
+        )
+        slow["forwarder (aiohttp)"] = measure_slow_streams(
+            cfg, one_fwd, f"http://127.0.0.1:{one_fwd.port}/aiohttp/v1/chat/completions", ""
+        )
+        one_fwd.stop()
+        if not pg_target.skipped:
+            one_pg = start(
+                promptgrid_service(
+                    cfg, slow_upstream, pg_env, server=cfg.server, workers=1, name="slow-promptgrid"
+                )
+            )
+            try:
+                slow["PromptGrid"] = measure_slow_streams(
+                    cfg, one_pg, f"http://127.0.0.1:{one_pg.port}/api/v1/chat/completions", pg_target.key
+                )
+            except Exception as exc:
+                slow["PromptGrid"] = {"error": f"{type(exc).__name__}: {exc}"}
+            one_pg.stop()
+        slow_fake.stop()
+
+        if cfg.sweep:
+            if pg_target.skipped:
+                app, path, key = "forwarder (aiohttp)", "/aiohttp/v1/chat/completions", ""
+            else:
+                app, path, key = "PromptGrid", "/api/v1/chat/completions", pg_target.key
+            for server, workers in (
+                ("uvicorn", 1),
+                ("uvicorn", 2),
+                ("uvicorn", 3),
+                ("granian", 2),
+                ("daphne", 1),
+            ):
+                label = server_label(server, workers)
+                log(f"sweep: {app} on {label}")
+                if app == "PromptGrid":
+                    svc = promptgrid_service(
+                        cfg,
+                        upstream,
+                        pg_env,
+                        server=server,
+                        workers=workers,
+                        name=f"sweep-{server}-{workers}",
+                    )
+                else:
+                    svc = forwarder_service(
+                        cfg, upstream, server=server, workers=workers, name=f"sweep-{server}-{workers}"
+                    )
+                services.append(svc)
+                try:
+                    res = measure_server(cfg, svc, f"http://127.0.0.1:{svc.port}{path}", key)
+                except Exception as exc:
+                    res = {"error": f"{type(exc).__name__}: {exc}"}
+                sweep.append({"app": app, "label": label, **res})
+    finally:
+        for service in reversed(services):
+            service.stop()
+
+    report = render(cfg, targets, slow, sweep, profile, started)
+    path = RESULTS_DIR / f"{started:%Y%m%dT%H%M%SZ}.md"
+    path.write_text(report + "\n")
+    print(report)
+    log(f"written to {path.relative_to(ROOT)}")
+    if not cfg.no_readme:
+        update_readme(report)
+        log("copied into bench/README.md")
