@@ -10,6 +10,7 @@ from django.urls import path
 from gateway import telemetry
 from promptgrid.observability.logs import JsonFormatter, RedactSecretsFilter, redact
 from promptgrid.observability.request_id import RequestIdMiddleware
+from promptgrid.observability.request_id import _request_id as request_id_var
 
 demo_log = logging.getLogger("promptgrid.tests.demo")
 
@@ -25,6 +26,14 @@ async def _async_logging_view(request):
 
 
 urlpatterns = [path("log-sync", _logging_view), path("log-async", _async_logging_view)]
+
+
+@pytest.fixture(autouse=True)
+def _outside_any_request():
+    """A streamed response in an earlier test (same thread) may have left its id set."""
+    token = request_id_var.set("")
+    yield
+    request_id_var.reset(token)
 
 
 @pytest.fixture
@@ -44,8 +53,10 @@ def log_lines():
 
 
 def test_a_chat_request_writes_one_json_line_with_what_operators_need(log_lines):
+    request_id_var.set("req-abc")  # as the middleware does for the request being served
+
     telemetry.request_done(
-        request_id="req-abc",
+        request_id="gen-123",
         status=200,
         model="openai/gpt-4o-mini",
         provider="openai",
@@ -60,6 +71,7 @@ def test_a_chat_request_writes_one_json_line_with_what_operators_need(log_lines)
 
     (line,) = [entry for entry in log_lines() if entry.get("event") == "chat_request"]
     assert line["request_id"] == "req-abc"
+    assert line["generation_id"] == "gen-123"
     assert line["key_id"] == 42
     assert line["model"] == "openai/gpt-4o-mini"
     assert line["provider"] == "openai"
@@ -72,6 +84,15 @@ def test_a_chat_request_writes_one_json_line_with_what_operators_need(log_lines)
     assert line["ttft_ms"] == 120.0
     assert line["level"] == "INFO"
     assert line["ts"].endswith("+00:00")
+
+
+def test_a_rejected_request_logs_its_request_id_without_a_generation(log_lines):
+    request_id_var.set("req-rejected")
+
+    telemetry.request_done(request_id="", status=401, model="", provider="", key_id=None, streamed=False)
+
+    (line,) = [entry for entry in log_lines() if entry.get("event") == "chat_request"]
+    assert (line["request_id"], line["generation_id"], line["status"]) == ("req-rejected", None, 401)
 
 
 @pytest.mark.urls(__name__)
