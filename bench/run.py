@@ -62,6 +62,7 @@ class Config:
     server: str
     workers: int
     seconds: float
+    rounds: int
     slow_streams: int
     slow_chunks: int
     slow_chunk_ms: float
@@ -135,16 +136,40 @@ def fake_service(cfg: Config, name: str, *, chunks: int = 20, chunk_ms: float = 
 
 
 def forwarder_service(
-    cfg: Config, upstream: str, *, server: str, workers: int, name: str = "forwarder"
+    cfg: Config,
+    upstream: str,
+    *,
+    server: str,
+    workers: int,
+    name: str = "forwarder",
+    app: str = "bench.forwarder.asgi:application",
+    env: dict[str, str] | None = None,
 ) -> Service:
     port = free_port()
     return Service(
         name=name,
-        argv=server_argv(server, "bench.forwarder.asgi:application", port, workers),
+        argv=server_argv(server, app, port, workers),
         port=port,
-        env={"DJANGO_SETTINGS_MODULE": "bench.forwarder.settings", "BENCH_UPSTREAM": upstream},
+        env={"DJANGO_SETTINGS_MODULE": "bench.forwarder.settings", **(env or {}), "BENCH_UPSTREAM": upstream},
         log_path=cfg.work / f"{name}.log",
     )
+
+
+# The forwarder (aiohttp) under three middleware set-ups: what PromptGrid's HTML stack costs
+# an API call, and what an API-only handler gets back.
+MIDDLEWARE_VARIANTS = (
+    ("bare Django (no apps, no middleware)", "bench.forwarder.asgi:application", "bench.forwarder.settings"),
+    (
+        "PromptGrid's settings and full middleware",
+        "bench.forwarder.asgi:application",
+        "bench.forwarder.settings_stack",
+    ),
+    (
+        "PromptGrid's settings, API handler with SecurityMiddleware only",
+        "bench.forwarder.asgi_lean:application",
+        "bench.forwarder.settings_stack",
+    ),
+)
 
 
 def promptgrid_env(cfg: Config, upstream: str) -> dict[str, str]:
@@ -250,9 +275,8 @@ def db_counters(cfg: Config) -> dict[str, int] | None:
     return {"xacts": row[0], "inserted": row[1], "updated": row[2]}
 
 
-def measure(cfg: Config, target: Target, fake: Service, *, with_db: bool = False) -> None:
-    s = cfg.seconds
-    r = target.results
+def prepare(cfg: Config, target: Target, fake: Service) -> None:
+    """Sanity check, warm-up, idle memory."""
     problem = sanity_check(target)
     if problem:
         target.skipped = problem
@@ -262,51 +286,86 @@ def measure(cfg: Config, target: Target, fake: Service, *, with_db: bool = False
     loadgen.run_wrk(target.url, body_file=cfg.body_file, key=target.key, connections=32, seconds=2)
     time.sleep(0.5)
     workers = _workers(target, fake)
-    r["workers"] = len(workers)
-    r["rss_idle_mb"] = max(rss_bytes(p) for p in workers) / MB
+    target.results.update(
+        workers=len(workers),
+        rss_idle_mb=max(rss_bytes(p) for p in workers) / MB,
+        rss_load_mb=0.0,
+        runs={phase: [] for phase in PHASES},
+        cpu={phase: [0.0, 0, 0.0] for phase in PHASES},  # server CPU s, requests, fake CPU s
+    )
 
-    log(f"{target.name}: concurrency 1")
-    c1 = loadgen.run_wrk(target.url, body_file=cfg.body_file, key=target.key, connections=1, seconds=s)
-    r["c1"] = c1
 
-    log(f"{target.name}: concurrency 32")
-    pids, fake_pids = _pids(target, fake), fake.pids()
-    db_before = db_counters(cfg) if with_db else None
+PHASES = ("c1", "c32", "c128", "ttft", "s32")
+PHASE_TITLES = {
+    "c1": "concurrency 1",
+    "c32": "concurrency 32",
+    "c128": "concurrency 128",
+    "ttft": "streaming, time to first token at concurrency 1",
+    "s32": "streaming at concurrency 32",
+}
+
+
+def run_phase(cfg: Config, target: Target, phase: str, fake: Service) -> None:
+    """One round of one phase against one target; CPU, RSS and requests are accumulated."""
+    r = target.results
+    workers, pids, fake_pids = _workers(target, fake), _pids(target, fake), fake.pids()
     cpu0, fake0 = tree_cpu_seconds(pids), tree_cpu_seconds(fake_pids)
-    with RssSampler(workers, interval=0.25) as rss32:
-        c32 = loadgen.run_wrk(target.url, body_file=cfg.body_file, key=target.key, connections=32, seconds=s)
-    cpu1, fake1 = tree_cpu_seconds(pids), tree_cpu_seconds(fake_pids)
-    r["c32"] = c32
-    r["cpu_ms"] = (cpu1 - cpu0) * 1000 / max(c32.requests, 1)
-    r["fake_cpu_ms"] = (fake1 - fake0) * 1000 / max(c32.requests, 1)
-    if db_before is not None:
-        time.sleep(2.0)  # PostgreSQL publishes a backend's statistics about a second after it idles
-        db_after = db_counters(cfg)
-        if db_after is not None:
-            n = max(c32.requests, 1)
-            r["db"] = {k: (db_after[k] - db_before[k]) / n for k in db_before}
+    with RssSampler(workers, interval=0.25) as rss:
+        if phase == "ttft":
+            body = json.dumps(STREAM_BODY).encode()
+            result: Any = loadgen.time_to_first_token(
+                target.url, body=body, key=target.key, seconds=cfg.seconds
+            )
+            served = len(result.ttft_ms)
+        else:
+            connections = {"c1": 1, "c32": 32, "c128": 128, "s32": 32}[phase]
+            body_file = cfg.stream_body_file if phase == "s32" else cfg.body_file
+            result = loadgen.run_wrk(
+                target.url, body_file=body_file, key=target.key, connections=connections, seconds=cfg.seconds
+            )
+            served = result.requests
+    acc = r["cpu"][phase]
+    acc[0] += tree_cpu_seconds(pids) - cpu0
+    acc[1] += served
+    acc[2] += tree_cpu_seconds(fake_pids) - fake0
+    r["runs"][phase].append(result)
+    r["rss_load_mb"] = max(r["rss_load_mb"], max(rss.peak.values()) / MB)
 
-    log(f"{target.name}: concurrency 128")
-    with RssSampler(workers, interval=0.25) as rss128:
-        c128 = loadgen.run_wrk(
-            target.url, body_file=cfg.body_file, key=target.key, connections=128, seconds=s
-        )
-    r["c128"] = c128
-    r["rss_load_mb"] = max(max(rss32.peak.values()), max(rss128.peak.values())) / MB
 
-    log(f"{target.name}: streaming, time to first token at concurrency 1")
-    ttft = loadgen.time_to_first_token(
-        target.url, body=json.dumps(STREAM_BODY).encode(), key=target.key, seconds=s
-    )
-    r["ttft"] = ttft
+def measure_all(cfg: Config, targets: list[Target], fake: Service, db_target: Target | None) -> None:
+    """Every phase, round after round, each round visiting every target in turn: the machine's
+    noise drifts over minutes, and interleaving spreads it evenly over the targets."""
+    live = [t for t in targets if not t.skipped]
+    db_before: dict[str, int] | None = None
+    for phase in PHASES:
+        for round_no in range(cfg.rounds):
+            log(f"{PHASE_TITLES[phase]}, round {round_no + 1}/{cfg.rounds}")
+            for target in live:
+                counting = target is db_target and phase == "c32"
+                if counting and round_no == 0:
+                    time.sleep(2.0)  # PostgreSQL publishes a backend's statistics a second after it idles
+                    db_before = db_counters(cfg)
+                run_phase(cfg, target, phase, fake)
+                if counting and round_no == cfg.rounds - 1 and db_before is not None:
+                    time.sleep(2.0)
+                    db_after = db_counters(cfg)
+                    if db_after is not None:
+                        n = max(sum(run.requests for run in target.results["runs"]["c32"]), 1)
+                        target.results["db"] = {k: (db_after[k] - db_before[k]) / n for k in db_before}
+    for target in live:
+        summarize(target)
 
-    log(f"{target.name}: streaming at concurrency 32")
-    cpu0 = tree_cpu_seconds(pids)
-    sc32 = loadgen.run_wrk(
-        target.url, body_file=cfg.stream_body_file, key=target.key, connections=32, seconds=s
-    )
-    r["stream_cpu_ms"] = (tree_cpu_seconds(pids) - cpu0) * 1000 / max(sc32.requests, 1)
-    r["s32"] = sc32
+
+def summarize(target: Target) -> None:
+    r = target.results
+    for phase in PHASES:
+        runs = r["runs"][phase]
+        r[phase] = loadgen.merge_streams(runs) if phase == "ttft" else loadgen.merge_wrk(runs)
+    cpu_s, served, fake_s = r["cpu"]["c32"]
+    r["cpu_ms"] = cpu_s * 1000 / max(served, 1)
+    r["fake_cpu_ms"] = fake_s * 1000 / max(served, 1)
+    cpu_s, served, _ = r["cpu"]["s32"]
+    r["stream_cpu_ms"] = cpu_s * 1000 / max(served, 1)
 
 
 def measure_slow_streams(cfg: Config, service: Service, url: str, key: str) -> dict[str, Any]:
@@ -398,7 +457,8 @@ def measure_server(cfg: Config, service: Service, url: str, key: str) -> dict[st
         with RssSampler(service.worker_pids(), interval=0.25) as rss:
             res = loadgen.run_wrk(url, body_file=cfg.body_file, key=key, connections=32, seconds=cfg.seconds)
         cpu = (tree_cpu_seconds(pids) - cpu0) * 1000 / max(res.requests, 1)
-        return {"wrk": res, "cpu_ms": cpu, "rss_mb": max(rss.peak.values()) / MB}
+        c1 = loadgen.run_wrk(url, body_file=cfg.body_file, key=key, connections=1, seconds=cfg.seconds)
+        return {"wrk": res, "cpu_ms": cpu, "rss_mb": max(rss.peak.values()) / MB, "c1": c1}
     finally:
         service.stop()
 
@@ -439,6 +499,7 @@ def render(
     targets: list[Target],
     slow: dict[str, dict],
     sweep: list[dict],
+    middleware: list[dict],
     profile: str,
     started: datetime,
 ) -> str:
@@ -550,6 +611,23 @@ def render(
                 f"{res['rss_mb']:.0f} |"
             )
         out.append("")
+    if middleware:
+        out += [
+            "## Middleware on the hot path (forwarder with aiohttp, uvicorn, 2 workers)",
+            "",
+            "| set-up | req/s at c=32 | p99 (ms) | CPU per request (ms) | latency p50 at c=1 (ms) |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for res in middleware:
+            if "error" in res:
+                out.append(f"| {res['label']} | {res['error']} | | | |")
+                continue
+            w = res["wrk"]
+            out.append(
+                f"| {res['label']} | {w.rps:.0f} | {w.p99_ms:.1f} | {res['cpu_ms']:.2f} | "
+                f"{res['c1'].p50_ms:.2f} |"
+            )
+        out.append("")
     out += targets_section(targets, slow)
     if profile:
         out += ["## Profile of one PromptGrid worker at concurrency 32 (py-spy)", "", profile, ""]
@@ -651,6 +729,7 @@ def parse_args(argv: list[str] | None) -> Config:
     parser.add_argument("--server", choices=("uvicorn", "granian", "daphne"), default="uvicorn")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seconds", type=float, help="length of each measured phase")
+    parser.add_argument("--rounds", type=int, help="rounds of each phase (default 2; 1 with --quick)")
     parser.add_argument("--slow-streams", type=int, help="concurrent slow streams (default 1000)")
     parser.add_argument("--no-sweep", action="store_true", help="skip the server and worker comparison")
     parser.add_argument("--profile", action="store_true", help="profile a PromptGrid worker with py-spy")
@@ -663,7 +742,8 @@ def parse_args(argv: list[str] | None) -> Config:
         quick=quick,
         server=args.server,
         workers=args.workers,
-        seconds=args.seconds or (2.0 if quick else 5.0),
+        seconds=args.seconds or (2.0 if quick else 4.0),
+        rounds=args.rounds or (1 if quick else 2),
         slow_streams=args.slow_streams or 1000,
         slow_chunks=30 if quick else 40,
         slow_chunk_ms=200.0 if quick else 250.0,
@@ -694,6 +774,7 @@ def main(argv: list[str] | None = None) -> None:
 
     slow: dict[str, dict] = {}
     sweep: list[dict] = []
+    middleware: list[dict] = []
     profile = ""
     try:
         fake = start(fake_service(cfg, "fake"))
@@ -717,7 +798,8 @@ def main(argv: list[str] | None = None) -> None:
             pg_target.service = pg
         for target in targets:
             if not target.skipped:
-                measure(cfg, target, fake, with_db=target is pg_target)
+                prepare(cfg, target, fake)
+        measure_all(cfg, targets, fake, None if pg_target.skipped else pg_target)
         if cfg.profile and not pg_target.skipped:
             log("PromptGrid: profiling one worker")
             profile = profile_worker(cfg, pg_target)
@@ -783,11 +865,31 @@ def main(argv: list[str] | None = None) -> None:
                 except Exception as exc:
                     res = {"error": f"{type(exc).__name__}: {exc}"}
                 sweep.append({"app": app, "label": label, **res})
+            stack_env = pg_env or promptgrid_env(cfg, upstream)
+            for label, app, settings_module in MIDDLEWARE_VARIANTS:
+                log(f"middleware: {label}")
+                svc = forwarder_service(
+                    cfg,
+                    upstream,
+                    server="uvicorn",
+                    workers=2,
+                    name=f"mw-{len(middleware)}",
+                    app=app,
+                    env={**stack_env, "DJANGO_SETTINGS_MODULE": settings_module},
+                )
+                services.append(svc)
+                try:
+                    res = measure_server(
+                        cfg, svc, f"http://127.0.0.1:{svc.port}/aiohttp/v1/chat/completions", ""
+                    )
+                except Exception as exc:
+                    res = {"error": f"{type(exc).__name__}: {exc}"}
+                middleware.append({"label": label, **res})
     finally:
         for service in reversed(services):
             service.stop()
 
-    report = render(cfg, targets, slow, sweep, profile, started)
+    report = render(cfg, targets, slow, sweep, middleware, profile, started)
     path = RESULTS_DIR / f"{started:%Y%m%dT%H%M%SZ}.md"
     path.write_text(report + "\n")
     print(report)
