@@ -1,3 +1,11 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from accounts import api
+
+app_name = "accounts_api"
+
+urlpatterns = [
+    path("key", api.CurrentKeyView.as_view(), name="key"),
+    path("keys", api.KeysView.as_view(), name="keys"),
+    path("keys/<str:ref>", api.KeyDetailView.as_view(), name="key-detail"),
+]

@@ -30,6 +30,8 @@ class ApiKey(models.Model):
     secret_hash = models.CharField(max_length=64, unique=True)
     masked = models.CharField(max_length=32)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Edits by the owner (name, limits, status); billing's counter updates do not touch it.
+    updated_at = models.DateTimeField(auto_now=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     disabled = models.BooleanField(default=False)

@@ -1,14 +1,34 @@
-"""Writes for accounts: API keys."""
+"""Writes for accounts: API keys and user settings.
+
+Every change that can make a key stop working (revoke, disable, a new expiry,
+new limits) drops this process's cached lookup at once; other processes see it
+within ``AUTH_CACHE_SECONDS`` (the cache's lifetime in ``accounts.keyauth``).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from django.db import transaction
+from django.utils import timezone
 
-from accounts.models import ApiKey
+from accounts import keyauth
+from accounts.models import ApiKey, UserSettings
 from accounts.secrets import hash_secret, mask_secret, new_api_key_secret
+
+
+class KeyRevoked(Exception):
+    """A revoked key is final: it cannot be edited, enabled or revoked again."""
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+# "Leave this field as it is", for partial updates where None is a real value (no limit).
+UNSET: Final[Any] = _Unset()
 
 
 @transaction.atomic
@@ -40,3 +60,94 @@ def api_key_create(
         allowed_models=list(allowed_models or []),
     )
     return key, secret
+
+
+def _forget(key: ApiKey) -> None:
+    # Now, so this process stops trusting its cached view immediately, and again after
+    # commit, in case a request re-cached the old row while this transaction was open.
+    secret_hash = key.secret_hash
+    keyauth.forget(secret_hash)
+    transaction.on_commit(lambda: keyauth.forget(secret_hash))
+
+
+def _lock(key: ApiKey) -> ApiKey:
+    locked = ApiKey.objects.select_for_update().get(pk=key.pk)
+    if locked.revoked_at is not None:
+        raise KeyRevoked("This key has been revoked and cannot be changed.")
+    return locked
+
+
+@transaction.atomic
+def api_key_update(
+    *,
+    key: ApiKey,
+    name: str = UNSET,
+    limit_nanos: int | None = UNSET,
+    limit_reset: str = UNSET,
+    expires_at: datetime | None = UNSET,
+    rpm_limit: int | None = UNSET,
+    tpm_limit: int | None = UNSET,
+    allowed_models: list[str] = UNSET,
+    disabled: bool = UNSET,
+) -> ApiKey:
+    """Change the given fields of a key that is not revoked; others stay as they are.
+
+    Spend counters are billing's and are left alone: lowering a limit below what
+    was already spent simply stops the key until the period resets.
+    """
+    locked = _lock(key)
+    changes = {
+        "name": name,
+        "limit_nanos": limit_nanos,
+        "limit_reset": limit_reset,
+        "expires_at": expires_at,
+        "rpm_limit": rpm_limit,
+        "tpm_limit": tpm_limit,
+        "allowed_models": list(allowed_models) if allowed_models is not UNSET else UNSET,
+        "disabled": disabled,
+    }
+    fields = [field for field, value in changes.items() if value is not UNSET]
+    for field in fields:
+        setattr(locked, field, changes[field])
+    if fields:
+        locked.save(update_fields=[*fields, "updated_at"])
+        _forget(locked)
+    return locked
+
+
+def api_key_disable(*, key: ApiKey) -> ApiKey:
+    """Stop a key from authenticating until it is enabled again."""
+    return api_key_update(key=key, disabled=True)
+
+
+def api_key_enable(*, key: ApiKey) -> ApiKey:
+    return api_key_update(key=key, disabled=False)
+
+
+@transaction.atomic
+def api_key_revoke(*, key: ApiKey) -> ApiKey:
+    """Revoke a key for good. Revoking twice is harmless and keeps the first time."""
+    locked = ApiKey.objects.select_for_update().get(pk=key.pk)
+    if locked.revoked_at is None:
+        locked.revoked_at = timezone.now()
+        locked.save(update_fields=["revoked_at", "updated_at"])
+    _forget(locked)
+    return locked
+
+
+def user_settings_for(*, user: Any) -> UserSettings:
+    """The user's settings row, created with the defaults the first time it is needed."""
+    prefs, _ = UserSettings.objects.get_or_create(user=user)
+    return prefs
+
+
+@transaction.atomic
+def user_settings_update(*, user: Any, log_prompts: bool, log_retention_days: int) -> UserSettings:
+    prefs, _ = UserSettings.objects.select_for_update().get_or_create(user=user)
+    prefs.log_prompts = log_prompts
+    prefs.log_retention_days = log_retention_days
+    prefs.save(update_fields=["log_prompts", "log_retention_days"])
+    # Cached key lookups carry ``log_prompts``; let this process see the change now.
+    for secret_hash in ApiKey.objects.filter(user=user).values_list("secret_hash", flat=True):
+        keyauth.forget(secret_hash)
+    return prefs

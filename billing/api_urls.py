@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from billing import api
+
+urlpatterns = [
+    path("credits", api.credits, name="api-credits"),
+]

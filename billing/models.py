@@ -6,8 +6,43 @@ one conversion and rounding rule. Only ``billing.services`` writes these rows.
 
 from __future__ import annotations
 
+from typing import Any, NoReturn
+
 from django.conf import settings
 from django.db import models
+
+
+class LedgerImmutable(Exception):
+    """Raised on any attempt to change or remove a ledger entry, or to move a balance by hand."""
+
+
+class CreditAccountQuerySet(models.QuerySet):
+    def update(self, **kwargs: Any) -> int:
+        # The balance is moved only by the database trigger that applies each new
+        # ledger entry (migration 0002); a hand-written UPDATE would break invariant 1.
+        if "balance_nanos" in kwargs:
+            raise LedgerImmutable(
+                "a balance changes only with its ledger entry (billing.services.ledger_post)"
+            )
+        return super().update(**kwargs)
+
+    def bulk_update(self, objs: Any, fields: Any, batch_size: int | None = None) -> int:
+        if "balance_nanos" in fields:
+            raise LedgerImmutable(
+                "a balance changes only with its ledger entry (billing.services.ledger_post)"
+            )
+        return super().bulk_update(objs, fields, batch_size=batch_size)
+
+
+class LedgerEntryQuerySet(models.QuerySet):
+    def update(self, **kwargs: Any) -> NoReturn:
+        raise LedgerImmutable("ledger entries are append-only")
+
+    def delete(self) -> NoReturn:
+        raise LedgerImmutable("ledger entries are append-only")
+
+    def bulk_update(self, objs: Any, fields: Any, batch_size: int | None = None) -> NoReturn:
+        raise LedgerImmutable("ledger entries are append-only")
 
 
 class CreditAccount(models.Model):
@@ -22,6 +57,12 @@ class CreditAccount(models.Model):
     held_nanos = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = CreditAccountQuerySet.as_manager()
+
+    # Money columns are written only by services (F() updates) and the ledger trigger,
+    # never by save(): a stale instance saved back would otherwise undo a charge.
+    MONEY_FIELDS = frozenset({"balance_nanos", "held_nanos"})
+
     class Meta:
         constraints = [
             models.CheckConstraint(condition=models.Q(held_nanos__gte=0), name="account_held_non_negative"),
@@ -29,6 +70,18 @@ class CreditAccount(models.Model):
 
     def __str__(self) -> str:
         return f"account of {self.user}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self._state.adding:
+            if self.balance_nanos or self.held_nanos:
+                raise LedgerImmutable("an account starts empty; credit it with a ledger entry")
+            return super().save(*args, **kwargs)
+        fields = kwargs.pop("update_fields", None)
+        if fields is None:
+            fields = [f.name for f in self._meta.concrete_fields if not f.primary_key]
+        kwargs["update_fields"] = [f for f in fields if f not in self.MONEY_FIELDS]
+        if kwargs["update_fields"]:
+            super().save(*args, **kwargs)
 
     @property
     def available_nanos(self) -> int:
@@ -60,16 +113,34 @@ class LedgerEntry(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
+    objects = LedgerEntryQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "ledger entries"
         constraints = [
             models.UniqueConstraint(fields=["account", "idempotency_key"], name="ledger_idempotency_unique"),
+            # A generation is charged at most once, whatever account it was billed to.
+            models.UniqueConstraint(
+                fields=["generation_id"],
+                condition=models.Q(kind="usage"),
+                name="ledger_usage_generation_unique",
+            ),
         ]
         indexes = [models.Index(fields=["account", "-created_at"])]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount_nanos} on {self.account_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Three layers refuse changes: this method, the queryset above and, in the
+        # database, the triggers of migration 0002 (which also catch raw SQL).
+        if not self._state.adding:
+            raise LedgerImmutable("ledger entries are append-only; post a correcting entry instead")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise LedgerImmutable("ledger entries are append-only; post a correcting entry instead")
 
 
 class Hold(models.Model):

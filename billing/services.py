@@ -1,26 +1,44 @@
 """The only code that moves money.
 
-Every function here runs in one transaction. Balances change only together with
-the ledger row that explains them (invariant 1), usage is idempotent on the
-generation id (invariant 2), and holds are placed with conditional UPDATEs so
-``balance - held`` can never go below zero however many processes race
-(invariant 3): the database row lock taken by the UPDATE serialises them, on
-PostgreSQL and SQLite alike.
+Every public function here runs in one transaction. Balances change only
+together with the ledger row that explains them (invariant 1): inserting a
+``LedgerEntry`` moves its account's balance through a database trigger (see
+``billing.db_triggers``), so neither can happen without the other. Usage is
+idempotent on the generation id (invariant 2). Holds are placed with
+conditional UPDATEs so ``balance - held`` never goes below zero however many
+processes race (invariant 3): the row lock taken by the UPDATE serialises them
+on PostgreSQL, and SQLite runs every write transaction ``BEGIN IMMEDIATE``.
+
+Lock order, everywhere, to rule out deadlocks between concurrent requests of one
+account: the CreditAccount row, then its Hold rows (by id), then the ApiKey row.
+Payments are locked before the account they credit, and nothing that locks an
+account ever waits for a payment.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import secrets
+import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import ApiKey
-from billing.models import CreditAccount, Hold, LedgerEntry
+from accounts.secrets import hash_secret
+from billing.models import CreditAccount, Hold, LedgerEntry, Payment, RedeemCode
+from billing.money import NANOS_PER_USD, format_usd, usd_to_nanos
 from billing.periods import period_start
+
+logger = logging.getLogger(__name__)
 
 
 class BillingError(Exception):
@@ -35,6 +53,14 @@ class KeyLimitReached(BillingError):
     pass
 
 
+class RedeemRefused(Exception):
+    """The code is unknown, used or expired; the message is safe to show."""
+
+
+class CheckoutRefused(Exception):
+    """A top-up amount outside the allowed bounds, or Stripe is not configured."""
+
+
 @dataclass(frozen=True)
 class PlacedHold:
     id: int
@@ -43,8 +69,27 @@ class PlacedHold:
     amount_nanos: int
 
 
+# Which sign each kind of entry may carry.
+_CREDIT_KINDS = {LedgerEntry.Kind.GRANT, LedgerEntry.Kind.TOPUP, LedgerEntry.Kind.REFUND}
+
+
 def account_for_user(*, user: Any) -> CreditAccount:
     account, _ = CreditAccount.objects.get_or_create(user=user)
+    return account
+
+
+@transaction.atomic
+def account_open_for_new_user(*, user: Any) -> CreditAccount:
+    """Open the user's account and grant ``SIGNUP_CREDITS`` once (key ``signup:<user id>``)."""
+    account = account_for_user(user=user)
+    amount = usd_to_nanos(settings.SIGNUP_CREDITS)
+    if amount > 0:
+        credits_grant(
+            account=account,
+            amount_nanos=amount,
+            memo="Signup credits",
+            idempotency_key=f"signup:{user.pk}",
+        )
     return account
 
 
@@ -59,11 +104,21 @@ def ledger_post(
     actor: Any = None,
     generation_id: str = "",
 ) -> tuple[LedgerEntry, bool]:
-    """Append one entry and move the cached balance with it.
+    """Append one entry; the database moves the cached balance with it.
 
     Returns ``(entry, created)``; a repeated idempotency key returns the first
     entry and changes nothing.
     """
+    if kind not in LedgerEntry.Kind.values:
+        raise ValueError(f"unknown ledger kind {kind!r}")
+    if not isinstance(amount_nanos, int) or amount_nanos == 0:
+        raise ValueError("a ledger entry moves a non-zero whole number of nanos")
+    if kind in _CREDIT_KINDS and amount_nanos < 0:
+        raise ValueError(f"a {kind} entry must be positive")
+    if kind == LedgerEntry.Kind.USAGE and (amount_nanos > 0 or not generation_id):
+        raise ValueError("a usage entry is negative and names its generation")
+    if not idempotency_key:
+        raise ValueError("an idempotency key is required")
     try:
         with transaction.atomic():
             entry = LedgerEntry.objects.create(
@@ -76,8 +131,10 @@ def ledger_post(
                 generation_id=generation_id,
             )
     except IntegrityError:
-        return LedgerEntry.objects.get(account_id=account_id, idempotency_key=idempotency_key), False
-    CreditAccount.objects.filter(pk=account_id).update(balance_nanos=F("balance_nanos") + amount_nanos)
+        existing = LedgerEntry.objects.filter(account_id=account_id, idempotency_key=idempotency_key).first()
+        if existing is None:  # another constraint (a generation charged on another account)
+            raise
+        return existing, False
     return entry, True
 
 
@@ -92,7 +149,9 @@ def credits_grant(
 ) -> LedgerEntry:
     if amount_nanos <= 0:
         raise ValueError("a grant must be a positive amount")
-    key = idempotency_key or f"{kind}:{timezone.now().isoformat()}:{id(object())}"
+    # A random key unless the caller names the event: two grants in the same
+    # microsecond must not be mistaken for one.
+    key = idempotency_key or f"{kind}:{uuid.uuid4().hex}"
     entry, _ = ledger_post(
         account_id=account.pk,
         kind=kind,
@@ -104,30 +163,47 @@ def credits_grant(
     return entry
 
 
-def _release_expired(account_id: int, now: Any) -> None:
-    expired = list(
-        Hold.objects.filter(account_id=account_id, status=Hold.Status.OPEN, expires_at__lt=now).values_list(
-            "id", flat=True
-        )
+# -- holds --------------------------------------------------------------------------------------
+
+
+def _lock_account(account_id: int) -> None:
+    list(CreditAccount.objects.select_for_update().filter(pk=account_id).values_list("pk", flat=True))
+
+
+def _lock_hold(hold_id: int) -> Hold:
+    """Lock the hold's account, then the hold (the fixed lock order); DoesNotExist if none."""
+    list(
+        CreditAccount.objects.select_for_update(of=("self",))
+        .filter(holds__id=hold_id)
+        .values_list("pk", flat=True)
     )
-    for hold_id in expired:
-        _close_hold(hold_id, Hold.Status.EXPIRED, now)
+    return Hold.objects.select_for_update().get(pk=hold_id)
 
 
-def _close_hold(hold_id: int, status: str, now: Any) -> Hold | None:
-    """Close an open hold and give its amount back to the account and key. None if not open."""
-    hold = Hold.objects.select_for_update().filter(pk=hold_id).first()
-    if hold is None or hold.status != Hold.Status.OPEN:
-        return None
-    Hold.objects.filter(pk=hold_id).update(status=status, closed_at=now)
+def _close_locked(hold: Hold, status: str, now: datetime) -> bool:
+    """Close a locked hold and give its amount back to the account and key. False if not open."""
+    if hold.status != Hold.Status.OPEN:
+        return False
+    Hold.objects.filter(pk=hold.pk).update(status=status, closed_at=now)
     CreditAccount.objects.filter(pk=hold.account_id).update(held_nanos=F("held_nanos") - hold.amount_nanos)
     if hold.api_key_id:
         ApiKey.objects.filter(pk=hold.api_key_id).update(held_nanos=F("held_nanos") - hold.amount_nanos)
     hold.status = status
-    return hold
+    return True
 
 
-def _key_hold(api_key_id: int, amount_nanos: int, now: Any) -> None:
+def _release_expired(account_id: int, now: datetime) -> int:
+    # A cheap unlocked look first: almost always there is nothing to release.
+    if not Hold.objects.filter(account_id=account_id, status=Hold.Status.OPEN, expires_at__lt=now).exists():
+        return 0
+    _lock_account(account_id)
+    holds = Hold.objects.select_for_update().filter(
+        account_id=account_id, status=Hold.Status.OPEN, expires_at__lt=now
+    )
+    return sum(_close_locked(hold, Hold.Status.EXPIRED, now) for hold in holds.order_by("pk"))
+
+
+def _key_hold(api_key_id: int, amount_nanos: int, now: datetime) -> None:
     """Add the hold to the key's open holds, within its spend limit for the current period."""
     key = ApiKey.objects.filter(pk=api_key_id).values("limit_reset", "limit_nanos").first()
     if key is None or key["limit_nanos"] is None:
@@ -135,6 +211,7 @@ def _key_hold(api_key_id: int, amount_nanos: int, now: Any) -> None:
         return
     start = period_start(key["limit_reset"], now)
     if start is not None:
+        # A new period starts from zero; the condition makes the reset happen once.
         ApiKey.objects.filter(pk=api_key_id).filter(
             Q(period_start__lt=start) | Q(period_start__isnull=True)
         ).update(period_usage_nanos=0, period_start=start)
@@ -160,12 +237,14 @@ def hold_place(
 
     Succeeds only if the account's balance minus open holds covers the amount and,
     when the key has a spend limit, the key's spend in its period plus its open
-    holds stays within it.
+    holds stays within it. Expired holds of the account are released first.
     """
     if amount_nanos < 0:
         raise ValueError("a hold cannot be negative")
     now = timezone.now()
     _release_expired(account_id, now)
+    # The check and the reservation are one statement: no other transaction can
+    # slip between them (the row stays locked until commit).
     updated = CreditAccount.objects.filter(
         pk=account_id, balance_nanos__gte=F("held_nanos") + amount_nanos
     ).update(held_nanos=F("held_nanos") + amount_nanos)
@@ -187,39 +266,42 @@ def hold_place(
 def hold_settle(*, hold_id: int, cost_nanos: int, generation_id: str, memo: str = "") -> LedgerEntry | None:
     """Charge the actual cost (even above the hold) and release the hold, exactly once.
 
-    Idempotent on ``generation_id``: settling again changes nothing. A zero cost
-    writes no entry (an empty answer costs nothing).
+    Idempotent on ``generation_id``: settling again, or settling another hold for
+    the same generation, charges nothing more. A zero cost writes no entry (an
+    empty answer costs nothing). A hold that already expired is still charged.
     """
     if cost_nanos < 0:
         raise ValueError("a cost cannot be negative")
+    if not generation_id:
+        raise ValueError("a settlement names its generation")
     now = timezone.now()
-    hold = Hold.objects.select_for_update().get(pk=hold_id)
+    hold = _lock_hold(hold_id)
+    idempotency_key = f"usage:{generation_id}"
     if hold.status == Hold.Status.SETTLED:
-        return LedgerEntry.objects.filter(
-            account_id=hold.account_id, idempotency_key=f"usage:{generation_id}"
-        ).first()
-    was_open = hold.status == Hold.Status.OPEN
+        return LedgerEntry.objects.filter(account_id=hold.account_id, idempotency_key=idempotency_key).first()
+    released = hold.amount_nanos if hold.status == Hold.Status.OPEN else 0
     Hold.objects.filter(pk=hold_id).update(
         status=Hold.Status.SETTLED, closed_at=now, generation_id=generation_id
     )
-    released = hold.amount_nanos if was_open else 0
-    entry = None
+    entry, created = None, False
     if cost_nanos:
-        entry, _ = ledger_post(
+        entry, created = ledger_post(
             account_id=hold.account_id,
             kind=LedgerEntry.Kind.USAGE,
             amount_nanos=-cost_nanos,
-            idempotency_key=f"usage:{generation_id}",
+            idempotency_key=idempotency_key,
             generation_id=generation_id,
             memo=memo,
         )
     if released:
         CreditAccount.objects.filter(pk=hold.account_id).update(held_nanos=F("held_nanos") - released)
-    if hold.api_key_id and (released or cost_nanos):
+    # The key's counters follow the ledger: no new entry, no new spend.
+    charged = cost_nanos if created else 0
+    if hold.api_key_id and (released or charged):
         ApiKey.objects.filter(pk=hold.api_key_id).update(
             held_nanos=F("held_nanos") - released,
-            usage_nanos=F("usage_nanos") + cost_nanos,
-            period_usage_nanos=F("period_usage_nanos") + cost_nanos,
+            usage_nanos=F("usage_nanos") + charged,
+            period_usage_nanos=F("period_usage_nanos") + charged,
         )
     return entry
 
@@ -227,16 +309,255 @@ def hold_settle(*, hold_id: int, cost_nanos: int, generation_id: str, memo: str 
 @transaction.atomic
 def hold_release(*, hold_id: int) -> bool:
     """Give an unused hold back (nothing reached the provider). True if it was open."""
-    return _close_hold(hold_id, Hold.Status.RELEASED, timezone.now()) is not None
+    try:
+        hold = _lock_hold(hold_id)
+    except Hold.DoesNotExist:
+        return False
+    return _close_locked(hold, Hold.Status.RELEASED, timezone.now())
 
 
 def holds_release_expired() -> int:
-    """Release every open hold past its ttl; returns how many."""
+    """Release every open hold past its ttl, one account per transaction; returns how many."""
     now = timezone.now()
+    account_ids = (
+        Hold.objects.filter(status=Hold.Status.OPEN, expires_at__lt=now)
+        .values_list("account_id", flat=True)
+        .distinct()
+        .order_by("account_id")
+    )
     count = 0
-    ids = list(Hold.objects.filter(status=Hold.Status.OPEN, expires_at__lt=now).values_list("id", flat=True))
-    for hold_id in ids:
+    for account_id in list(account_ids):
         with transaction.atomic():
-            if _close_hold(hold_id, Hold.Status.EXPIRED, now) is not None:
-                count += 1
+            count += _release_expired(account_id, now)
     return count
+
+
+# -- redeem codes -------------------------------------------------------------------------------
+
+# No 0/O or 1/I: codes are read aloud and typed from paper.
+_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+_CODE_GROUPS, _CODE_GROUP_LEN = 5, 5  # 25 symbols of 5 bits = 125 bits
+
+
+def redeem_code_normalize(raw: str) -> str:
+    """The canonical form that is hashed: upper case, separators and spaces dropped."""
+    return "".join(ch for ch in raw.upper() if ch.isalnum())
+
+
+def _new_redeem_code() -> str:
+    groups = [
+        "".join(secrets.choice(_CODE_ALPHABET) for _ in range(_CODE_GROUP_LEN)) for _ in range(_CODE_GROUPS)
+    ]
+    return "PG-" + "-".join(groups)
+
+
+@dataclass(frozen=True)
+class RedeemBatch:
+    batch: str
+    value_nanos: int
+    expires_at: datetime | None
+    codes: tuple[str, ...]
+
+
+@transaction.atomic
+def redeem_codes_create(
+    *,
+    count: int,
+    value_nanos: int,
+    created_by: Any,
+    expires_at: datetime | None = None,
+    batch: str = "",
+) -> RedeemBatch:
+    """Create ``count`` single-use codes. The codes are returned once; only hashes are stored."""
+    if not 1 <= count <= 10_000:
+        raise ValueError("a batch holds 1 to 10000 codes")
+    if value_nanos <= 0:
+        raise ValueError("a code must be worth a positive amount")
+    batch = batch or f"{timezone.now():%Y%m%d}-{secrets.token_hex(3)}"
+    codes = tuple(_new_redeem_code() for _ in range(count))
+    RedeemCode.objects.bulk_create(
+        RedeemCode(
+            code_hash=hash_secret(redeem_code_normalize(code)),
+            batch=batch,
+            value_nanos=value_nanos,
+            created_by=created_by,
+            expires_at=expires_at,
+        )
+        for code in codes
+    )
+    return RedeemBatch(batch=batch, value_nanos=value_nanos, expires_at=expires_at, codes=codes)
+
+
+@transaction.atomic
+def redeem_code_redeem(*, account_id: int, code: str) -> LedgerEntry:
+    """Credit the code's value to the account, once ever, or raise RedeemRefused.
+
+    Single use is one conditional UPDATE: of two concurrent redemptions exactly one
+    matches ``redeemed_at IS NULL`` (the other waits for the row lock, then sees
+    it set), and the ledger entry is keyed on the code so it cannot be doubled.
+    """
+    normalized = redeem_code_normalize(code)
+    if not normalized:
+        raise RedeemRefused("Enter a code.")
+    code_hash = hash_secret(normalized)
+    now = timezone.now()
+    claimed = (
+        RedeemCode.objects.filter(code_hash=code_hash, redeemed_at__isnull=True)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .update(redeemed_at=now, redeemed_by_id=account_id)
+    )
+    row = (
+        RedeemCode.objects.filter(code_hash=code_hash)
+        .values("pk", "value_nanos", "batch", "expires_at")
+        .first()
+    )
+    if not claimed:
+        if row is None:
+            raise RedeemRefused("This code is not valid.")
+        if row["expires_at"] is not None and row["expires_at"] <= now:
+            raise RedeemRefused("This code has expired.")
+        raise RedeemRefused("This code has already been redeemed.")
+    entry, _ = ledger_post(
+        account_id=account_id,
+        kind=LedgerEntry.Kind.TOPUP,
+        amount_nanos=row["value_nanos"],
+        idempotency_key=f"redeem:{row['pk']}",
+        memo=f"Redeem code ({row['batch']})",
+    )
+    return entry
+
+
+# -- Stripe Checkout ----------------------------------------------------------------------------
+
+
+def stripe_configured() -> bool:
+    return bool(settings.STRIPE_SECRET_KEY and settings.STRIPE_WEBHOOK_SECRET)
+
+
+def _stripe_client() -> Any:
+    import stripe
+
+    options: dict[str, Any] = {"max_network_retries": 0}
+    if settings.STRIPE_API_BASE:
+        options["base_addresses"] = {"api": settings.STRIPE_API_BASE.rstrip("/")}
+    return stripe.StripeClient(settings.STRIPE_SECRET_KEY, **options)
+
+
+def checkout_amount_check(amount_usd: Decimal) -> int:
+    """Validate a top-up amount in USD; return it in cents."""
+    low, high = settings.STRIPE_TOPUP_MIN_USD, settings.STRIPE_TOPUP_MAX_USD
+    if amount_usd != amount_usd.quantize(Decimal("0.01")):
+        raise CheckoutRefused("Enter an amount in whole cents.")
+    if not low <= amount_usd <= high:
+        raise CheckoutRefused(
+            f"Enter an amount between {format_usd(usd_to_nanos(low))} and {format_usd(usd_to_nanos(high))}."
+        )
+    return int(amount_usd * 100)
+
+
+def checkout_start(*, account: CreditAccount, amount_usd: Decimal, success_url: str, cancel_url: str) -> str:
+    """Open a Stripe Checkout Session for ``amount_usd`` and return its URL.
+
+    The Payment row records what was asked for; the webhook credits exactly that.
+    No transaction is held open across the network call.
+    """
+    if not stripe_configured():
+        raise CheckoutRefused("Card payments are not configured.")
+    cents = checkout_amount_check(amount_usd)
+    amount_nanos = cents * (NANOS_PER_USD // 100)
+    currency = settings.STRIPE_CURRENCY
+    session = _stripe_client().v1.checkout.sessions.create(
+        params={
+            "mode": "payment",
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+            "client_reference_id": str(account.pk),
+            "line_items": [
+                {
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": currency,
+                        "unit_amount": cents,
+                        "product_data": {"name": "PromptGrid credits"},
+                    },
+                }
+            ],
+            "metadata": {"account_id": str(account.pk), "amount_nanos": str(amount_nanos)},
+        }
+    )
+    Payment.objects.create(
+        account=account,
+        stripe_session_id=session.id,
+        amount_nanos=amount_nanos,
+        amount_cents=cents,
+        currency=currency,
+    )
+    return session.url
+
+
+_PAID_EVENTS = {"checkout.session.completed", "checkout.session.async_payment_succeeded"}
+_FAILED_EVENTS = {"checkout.session.expired", "checkout.session.async_payment_failed"}
+
+
+def stripe_webhook_handle(*, payload: bytes, signature: str | None) -> str:
+    """Verify and apply one webhook delivery; return what happened.
+
+    Raises ``ValueError`` or ``stripe.SignatureVerificationError`` for a payload
+    that is not a genuine, recent Stripe event (HTTP 400).
+    """
+    import stripe
+
+    stripe.Webhook.construct_event(payload, signature, settings.STRIPE_WEBHOOK_SECRET, tolerance=300)
+    # Read the verified bytes as plain JSON (no SDK objects past this point).
+    event = json.loads(payload)
+    session = event["data"]["object"]
+    if not isinstance(session, dict):
+        raise ValueError("the event carries no object")
+    if event["type"] in _PAID_EVENTS:
+        return payment_confirm(session=session)
+    if event["type"] in _FAILED_EVENTS:
+        return payment_fail(session=session)
+    return "ignored"
+
+
+@transaction.atomic
+def payment_confirm(*, session: Mapping[str, Any]) -> str:
+    """Credit a paid Checkout Session once, if it matches the Payment we opened.
+
+    Idempotent on the session id: the Payment row is locked and re-read, a paid one
+    returns early, and the entry's key ``stripe:<session id>`` is unique.
+    """
+    session_id = str(session.get("id") or "")
+    payment = Payment.objects.select_for_update().filter(stripe_session_id=session_id).first()
+    if payment is None:
+        logger.warning("stripe webhook for an unknown session %s", session_id)
+        return "unknown session"
+    if payment.status == Payment.Status.PAID:
+        return "already credited"
+    if session.get("payment_status") != "paid":
+        return "not paid"
+    metadata = session.get("metadata") or {}
+    if (
+        session.get("amount_total") != payment.amount_cents
+        or str(session.get("currency") or "").lower() != payment.currency
+        or str(metadata.get("account_id")) != str(payment.account_id)
+    ):
+        logger.error("stripe session %s does not match its payment; not credited", session_id)
+        return "mismatch"
+    ledger_post(
+        account_id=payment.account_id,
+        kind=LedgerEntry.Kind.TOPUP,
+        amount_nanos=payment.amount_nanos,
+        idempotency_key=f"stripe:{session_id}",
+        memo=f"Card payment ({format_usd(payment.amount_nanos)})",
+    )
+    Payment.objects.filter(pk=payment.pk).update(status=Payment.Status.PAID, credited_at=timezone.now())
+    return "credited"
+
+
+@transaction.atomic
+def payment_fail(*, session: Mapping[str, Any]) -> str:
+    updated = Payment.objects.filter(
+        stripe_session_id=str(session.get("id") or ""), status=Payment.Status.PENDING
+    ).update(status=Payment.Status.FAILED)
+    return "failed" if updated else "ignored"

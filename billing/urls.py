@@ -1,3 +1,12 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from billing import views
+
+app_name = "billing"
+
+urlpatterns = [
+    path("credits/", views.credits_page, name="credits"),
+    path("credits/redeem/", views.redeem, name="redeem"),
+    path("credits/buy/", views.buy, name="buy"),
+    path("billing/stripe/webhook/", views.stripe_webhook, name="stripe-webhook"),
+]

@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from catalog import api
+
+urlpatterns = [
+    path("models", api.models_list, name="api-models"),
+    path("models/<path:model_id>", api.model_detail, name="api-model-detail"),
+]

@@ -5,6 +5,12 @@ snapshot lives ``CATALOG_CACHE_SECONDS`` and is rebuilt sooner when the shared
 catalog version (bumped on every save in admin, through the cache, which is Redis
 across processes when configured) changes, so a price edit applies to the next
 request on every process.
+
+An endpoint is routable only when its provider can be called: the offline
+``mock`` protocol always, any other provider only with an API key (from its
+record or from the environment, ``settings.PROVIDER_ENV``). Models whose
+endpoints all lack a key are still listed (``ModelInfo.listing``) so the
+catalog and its prices can be browsed before any provider is configured.
 """
 
 from __future__ import annotations
@@ -42,7 +48,14 @@ class ModelInfo:
     context_length: int
     max_output_tokens: int
     supported_parameters: tuple[str, ...]
-    endpoints: tuple[EndpointInfo, ...]  # enabled, on enabled providers, in priority order
+    endpoints: tuple[EndpointInfo, ...]  # routable: enabled, on enabled providers with a key, by priority
+    description: str = ""
+    input_modalities: tuple[str, ...] = ("text",)
+    output_modalities: tuple[str, ...] = ("text",)
+    created: int = 0  # unix time the model was added to the catalog
+    # The endpoint that prices and limits the model in listings: the first routable
+    # one, else the first enabled one even if its provider has no key yet.
+    listing: EndpointInfo | None = None
 
 
 @dataclass
@@ -61,6 +74,12 @@ def bump_version() -> None:
     cache.set(VERSION_KEY, time.time_ns(), timeout=None)
 
 
+def publish_change() -> None:
+    """Drop this process's snapshot and tell the others (call once the write is committed)."""
+    invalidate_local()
+    bump_version()
+
+
 def _provider_settings(provider: Any) -> tuple[str, str]:
     override = settings.PROVIDER_ENV.get(provider.slug, {})
     base_url = override.get("base_url") or provider.base_url
@@ -68,11 +87,16 @@ def _provider_settings(provider: Any) -> tuple[str, str]:
     return base_url, api_key
 
 
+def _routable(protocol: str, api_key: str) -> bool:
+    return protocol == "mock" or bool(api_key)
+
+
 def build_snapshot(version: Any = None) -> CatalogSnapshot:
     from catalog.models import Endpoint, Model
 
     models: dict[str, ModelInfo] = {}
     endpoints_by_model: dict[int, list[EndpointInfo]] = {}
+    listing_by_model: dict[int, EndpointInfo] = {}
     rows = (
         Endpoint.objects.filter(enabled=True, provider__enabled=True, model__enabled=True)
         .select_related("provider", "model")
@@ -95,19 +119,21 @@ def build_snapshot(version: Any = None) -> CatalogSnapshot:
             first_byte_timeout=float(settings.UPSTREAM_FIRST_BYTE_TIMEOUT),
             idle_timeout=float(settings.UPSTREAM_IDLE_TIMEOUT),
         )
-        endpoints_by_model.setdefault(model.id, []).append(
-            EndpointInfo(
-                target=target,
-                priority=ep.priority,
-                input_price=ep.input_price,
-                output_price=ep.output_price,
-                cache_read_price=ep.cache_read_price,
-                cache_write_price=ep.cache_write_price,
-                request_price=ep.request_price,
-                context_length=ep.context_length or model.context_length,
-            )
+        info = EndpointInfo(
+            target=target,
+            priority=ep.priority,
+            input_price=ep.input_price,
+            output_price=ep.output_price,
+            cache_read_price=ep.cache_read_price,
+            cache_write_price=ep.cache_write_price,
+            request_price=ep.request_price,
+            context_length=ep.context_length or model.context_length,
         )
+        listing_by_model.setdefault(model.id, info)
+        if _routable(ep.provider.protocol, api_key):
+            endpoints_by_model.setdefault(model.id, []).append(info)
     for model in Model.objects.filter(enabled=True).order_by("slug"):
+        routable = tuple(endpoints_by_model.get(model.id, ()))
         models[model.slug] = ModelInfo(
             id=model.id,
             slug=model.slug,
@@ -115,7 +141,12 @@ def build_snapshot(version: Any = None) -> CatalogSnapshot:
             context_length=model.context_length,
             max_output_tokens=model.max_output_tokens,
             supported_parameters=tuple(model.supported_parameters or ()),
-            endpoints=tuple(endpoints_by_model.get(model.id, ())),
+            endpoints=routable,
+            description=model.description,
+            input_modalities=tuple(model.input_modalities or ("text",)),
+            output_modalities=tuple(model.output_modalities or ("text",)),
+            created=int(model.created_at.timestamp()),
+            listing=routable[0] if routable else listing_by_model.get(model.id),
         )
     return CatalogSnapshot(models=models, version=version, built_at=time.monotonic())
 

@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from catalog import views
+
+urlpatterns = [
+    path("models/", views.models_list, name="models"),
+    path("models/<path:slug>/", views.model_detail, name="model-detail"),
+]

@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from gateway import api
+
+urlpatterns = [
+    path("chat/completions", api.chat_completions, name="api-chat-completions"),
+    path("generation", api.generation, name="api-generation"),
+]

@@ -1,10 +1,28 @@
 """Hooks the gateway calls at the end of each request: metrics and the request log.
 
 The gateway calls these and nothing else for observability; what they record
-(Prometheus metrics, one JSON log line) is decided here.
+(Prometheus metrics, one JSON log line) is decided here. They run on the event
+loop, so they only touch memory (and the log handler); they never raise.
 """
 
 from __future__ import annotations
+
+import logging
+
+from promptgrid.observability import metrics
+
+log = logging.getLogger("promptgrid.request")
+
+# A model name from a request that never reached a provider is whatever the client
+# typed: it must not become a metric label (one time series per typo).
+UNROUTED = "(none)"
+_MAX_LABEL = 100
+
+
+def _labels(model: str, provider: str) -> tuple[str, str]:
+    if not provider:
+        return UNROUTED, UNROUTED
+    return model[:_MAX_LABEL], provider[:_MAX_LABEL]
 
 
 def request_done(
@@ -23,23 +41,59 @@ def request_done(
     error_kind: str = "",
 ) -> None:
     """One call per chat completion request, whatever its outcome."""
+    try:
+        model_label, provider_label = _labels(model, provider)
+        metrics.REQUESTS.labels(model_label, provider_label, str(status)).inc()
+        metrics.REQUEST_LATENCY.labels(model_label, provider_label).observe(max(latency_ms, 0.0) / 1000)
+        if ttft_ms is not None:
+            metrics.TIME_TO_FIRST_TOKEN.labels(model_label, provider_label).observe(max(ttft_ms, 0.0) / 1000)
+        if prompt_tokens > 0:
+            metrics.TOKENS.labels(model_label, provider_label, "prompt").inc(prompt_tokens)
+        if completion_tokens > 0:
+            metrics.TOKENS.labels(model_label, provider_label, "completion").inc(completion_tokens)
+        if cost_nanos > 0:
+            metrics.COST.labels(model_label, provider_label).inc(cost_nanos / 1_000_000_000)
+    except Exception:
+        log.exception("recording metrics failed")
+    log.info(
+        "chat completion %s %s",
+        status,
+        model,
+        extra={
+            "event": "chat_request",
+            "request_id": request_id,
+            "key_id": key_id,
+            "model": model,
+            "provider": provider,
+            "status": status,
+            "streamed": streamed,
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "cost_nanos": cost_nanos,
+            "cost_usd": round(cost_nanos / 1_000_000_000, 9),
+            "latency_ms": round(latency_ms, 1),
+            "ttft_ms": None if ttft_ms is None else round(ttft_ms, 1),
+            "error_kind": error_kind,
+        },
+    )
 
 
 def upstream_error(*, provider: str, kind: str) -> None:
     """One call per failed upstream attempt (kind: UpstreamError.kind)."""
+    metrics.UPSTREAM_ERRORS.labels(provider[:_MAX_LABEL] or UNROUTED, kind[:_MAX_LABEL] or "unknown").inc()
 
 
 def stream_opened() -> None:
-    pass
+    metrics.OPEN_STREAMS.inc()
 
 
 def stream_closed() -> None:
-    pass
+    metrics.OPEN_STREAMS.dec()
 
 
 def hold_opened() -> None:
-    pass
+    metrics.HOLDS_IN_FLIGHT.inc()
 
 
 def hold_closed() -> None:
-    pass
+    metrics.HOLDS_IN_FLIGHT.dec()

@@ -1,3 +1,9 @@
 """Websocket routes (live dashboard updates)."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from gateway.consumers import LiveConsumer
+
+websocket_urlpatterns: list = [
+    path("ws/live/", LiveConsumer.as_asgi()),
+]

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "channels",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc served from our static files, no CDN
     "django_htmx",
     "template_partials",
     "allauth",
@@ -71,9 +72,11 @@ INSTALLED_APPS = [
     "accounts",
     "billing",
     "gateway",
+    "promptgrid",  # deploy checks (promptgrid.checks)
 ]
 
 MIDDLEWARE = [
+    "promptgrid.observability.request_id.RequestIdMiddleware",  # first: every response gets x-request-id
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -210,6 +213,15 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "OpenAI-compatible LLM gateway with exact credit billing.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The chat endpoint and OpenRouter-shaped views are plain Django views, added by a hook.
+    "OAS_VERSION": "3.1.0",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "promptgrid.openapi.add_public_api",
+    ],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Security: TLS-related protections are opt-in, for deployments behind a TLS proxy;
@@ -256,6 +268,10 @@ UPSTREAM_FIRST_BYTE_TIMEOUT = env_decimal("UPSTREAM_FIRST_BYTE_TIMEOUT", "120")
 UPSTREAM_IDLE_TIMEOUT = env_decimal("UPSTREAM_IDLE_TIMEOUT", "120")
 # Streaming: how long the status line is held back waiting for the upstream.
 STREAM_HOLD_STATUS_SECONDS = env_decimal("STREAM_HOLD_STATUS_SECONDS", "3")
+# Image URLs sent to a provider that needs the bytes (Gemini): size cap, and whether private
+# addresses may be fetched (off: a request must not reach the gateway's own network).
+IMAGE_FETCH_MAX_BYTES = env_int("IMAGE_FETCH_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
+IMAGE_FETCH_ALLOW_PRIVATE = env_bool("IMAGE_FETCH_ALLOW_PRIVATE", False)
 
 # Billing
 SIGNUP_CREDITS = env_decimal("SIGNUP_CREDITS", "0")
@@ -263,6 +279,9 @@ STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
 STRIPE_API_BASE = env_url("STRIPE_API_BASE", "")
 STRIPE_CURRENCY = env_str("STRIPE_CURRENCY", "usd").lower()
+# Bounds of one card top-up, in USD.
+STRIPE_TOPUP_MIN_USD = env_decimal("STRIPE_TOPUP_MIN_USD", "5")
+STRIPE_TOPUP_MAX_USD = env_decimal("STRIPE_TOPUP_MAX_USD", "1000")
 
 # Operations
 METRICS_ENABLED = env_bool("METRICS_ENABLED", True)
@@ -270,12 +289,32 @@ METRICS_TOKEN = env_str("METRICS_TOKEN")
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
     raise ImproperlyConfigured(f"LOG_LEVEL={LOG_LEVEL!r} is not a log level.")
+# json: one object per line (production); text: a readable line for a terminal.
+LOG_FORMAT = env_str("LOG_FORMAT", "json").lower()
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} must be json or text.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        "request_id": {"()": "promptgrid.observability.logs.RequestIdFilter"},
+        "redact": {"()": "promptgrid.observability.logs.RedactSecretsFilter"},
+    },
+    "formatters": {
+        "json": {"()": "promptgrid.observability.logs.JsonFormatter"},
+        "text": {"()": "promptgrid.observability.logs.TextFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id", "redact"],
+            "formatter": LOG_FORMAT,
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Drop Django's own handlers (unfiltered text): its records reach the root handler.
+        "django": {"level": LOG_LEVEL},
         "django.server": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
     },

@@ -6,8 +6,13 @@ os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", "test-secret-key-that-is-long-enough-for-checks-0123456789")
 os.environ.setdefault("AUTH_CACHE_SECONDS", "0")
 os.environ.setdefault("CATALOG_CACHE_SECONDS", "0")
+# Threads (channels, live servers) close their connections after each use, so the test DB can be dropped.
+os.environ.setdefault("DB_CONN_MAX_AGE", "0")
 
 from promptgrid.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+# Serve static files from the app folders (no collectstatic in tests; the browser tests need them).
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True

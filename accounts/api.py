@@ -1,0 +1,158 @@
+"""JSON APIs for keys, as OpenRouter has them.
+
+- ``GET /api/v1/key``: the calling key's own limits and spend (any key's Bearer).
+- ``/api/v1/keys`` and ``/api/v1/keys/{id}``: list, create, get, update, delete, for a
+  signed-in session (CSRF enforced) or a management key. A key is named by its id or
+  by its hash. Deleting revokes: the key stops working at once and disappears from
+  these APIs, while the dashboard keeps it (with its spend) as "revoked".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts import selectors, services
+from accounts.authentication import BearerKeyAuthentication, CanManageKeys, IsApiKey, request_key
+from accounts.models import ApiKey
+from accounts.serializers import (
+    CurrentKeySerializer,
+    KeyCreatedSerializer,
+    KeyCreateSerializer,
+    KeyDeletedSerializer,
+    KeyDetailSerializer,
+    KeyListSerializer,
+    KeyUpdateSerializer,
+    key_out,
+    rate_limit_out,
+    usage_fields,
+)
+
+PAGE_SIZE = 100
+_AUTH = [BearerKeyAuthentication, SessionAuthentication]
+_TAGS = ["API keys"]
+
+
+def _one(key: ApiKey) -> dict[str, Any]:
+    return key_out(key, selectors.api_key_usage(keys=[key])[key.pk])
+
+
+class CurrentKeyView(APIView):
+    authentication_classes = [BearerKeyAuthentication]
+    permission_classes = [IsApiKey]
+
+    @extend_schema(
+        operation_id="getCurrentKey",
+        tags=_TAGS,
+        responses=CurrentKeySerializer,
+        summary="The calling key's label, spend, limit and rate limits",
+    )
+    def get(self, request: Request) -> Response:
+        info = request_key(request)
+        key = ApiKey.objects.filter(pk=info.id).first() if info else None
+        if key is None:  # deleted between authentication and now
+            raise Http404("No such key.")
+        usage = selectors.api_key_usage(keys=[key])[key.pk]
+        data = {
+            "label": key.masked,
+            "name": key.name,
+            **usage_fields(usage),
+            "expires_at": key.expires_at,
+            "is_free_tier": False,
+            "is_management_key": key.is_management,
+            "is_provisioning_key": key.is_management,
+            "rate_limit": rate_limit_out(key),
+            "allowed_models": list(key.allowed_models or []),
+        }
+        return Response(CurrentKeySerializer({"data": data}).data)
+
+
+class KeysView(APIView):
+    authentication_classes = _AUTH
+    permission_classes = [CanManageKeys]
+
+    @extend_schema(
+        operation_id="listKeys",
+        tags=_TAGS,
+        responses=KeyListSerializer,
+        parameters=[
+            OpenApiParameter("include_disabled", OpenApiTypes.BOOL, description="Also list disabled keys."),
+            OpenApiParameter("offset", OpenApiTypes.INT, description="Keys to skip (pages of 100)."),
+        ],
+        summary="List your keys",
+    )
+    def get(self, request: Request) -> Response:
+        keys = selectors.api_keys_visible(user=request.user, include_revoked=False)
+        if request.query_params.get("include_disabled", "false").lower() not in ("true", "1", "yes"):
+            keys = keys.filter(disabled=False)
+        try:
+            offset = max(int(request.query_params.get("offset", "0")), 0)
+        except ValueError:
+            offset = 0
+        page = list(keys[offset : offset + PAGE_SIZE])
+        usage = selectors.api_key_usage(keys=page)
+        return Response(KeyListSerializer({"data": [key_out(k, usage[k.pk]) for k in page]}).data)
+
+    @extend_schema(
+        operation_id="createKey",
+        tags=_TAGS,
+        request=KeyCreateSerializer,
+        responses={201: KeyCreatedSerializer},
+        summary="Create a key (the secret is returned only here)",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = KeyCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        key, secret = services.api_key_create(user=request.user, **serializer.service_kwargs())
+        body = KeyCreatedSerializer({"data": _one(key), "key": secret}).data
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
+
+
+class KeyDetailView(APIView):
+    authentication_classes = _AUTH
+    permission_classes = [CanManageKeys]
+
+    def _key(self, request: Request, ref: str) -> ApiKey:
+        return selectors.api_key_get_for_user(user=request.user, key_id=ref, include_revoked=False)
+
+    @extend_schema(operation_id="getKey", tags=_TAGS, responses=KeyDetailSerializer, summary="Get one key")
+    def get(self, request: Request, ref: str) -> Response:
+        key = self._key(request, ref)
+        return Response(KeyDetailSerializer({"data": _one(key)}).data)
+
+    @extend_schema(
+        operation_id="updateKey",
+        tags=_TAGS,
+        request=KeyUpdateSerializer,
+        responses=KeyDetailSerializer,
+        summary="Update a key: name, limits, expiry, allowed models, disabled",
+    )
+    def patch(self, request: Request, ref: str) -> Response:
+        key = self._key(request, ref)
+        serializer = KeyUpdateSerializer(data=request.data, context={"key": key}, partial=True)
+        serializer.is_valid(raise_exception=True)
+        try:
+            key = services.api_key_update(key=key, **serializer.service_kwargs())
+        except services.KeyRevoked:
+            raise Http404("No such key.") from None
+        return Response(KeyDetailSerializer({"data": _one(key)}).data)
+
+    @extend_schema(
+        operation_id="deleteKey",
+        tags=_TAGS,
+        request=None,
+        responses=KeyDeletedSerializer,
+        summary="Delete (revoke) a key",
+    )
+    def delete(self, request: Request, ref: str) -> Response:
+        key = self._key(request, ref)
+        services.api_key_revoke(key=key)
+        return Response({"deleted": True})

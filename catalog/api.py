@@ -1,0 +1,44 @@
+"""Public models API: no authentication, served from the cached catalog snapshot.
+
+Plain Django views returning pre-serialised bytes (no DRF): the body is built
+once per snapshot version, so a request costs a cache lookup and a write.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+
+from catalog.openrouter import model_json, models_list_json
+from catalog.snapshot import get_snapshot
+from gateway.errors import error_response
+
+
+def _json(body: bytes) -> HttpResponse:
+    return HttpResponse(body, content_type="application/json")
+
+
+def _method_not_allowed(request: HttpRequest) -> HttpResponse | None:
+    if request.method in ("GET", "HEAD"):
+        return None
+    return error_response(
+        405, f"{request.method} is not allowed here; use GET.", headers={"Allow": "GET, HEAD"}
+    )
+
+
+def models_list(request: HttpRequest) -> HttpResponse:
+    refused = _method_not_allowed(request)
+    if refused is not None:
+        return refused
+    return _json(models_list_json(get_snapshot()))
+
+
+def model_detail(request: HttpRequest, model_id: str) -> HttpResponse:
+    refused = _method_not_allowed(request)
+    if refused is not None:
+        return refused
+    body = model_json(get_snapshot(), model_id)
+    if body is None:
+        return error_response(
+            404, f"The model '{model_id}' does not exist.", code="model_not_found", param="model"
+        )
+    return _json(body)

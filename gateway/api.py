@@ -1,0 +1,271 @@
+"""The OpenAI-compatible API: ``POST /api/v1/chat/completions`` and ``GET /api/v1/generation``.
+
+Async views; nothing here blocks the event loop. A warm request makes two thread
+hops for the database: one to place the hold, one to settle. Key lookups and the
+catalog come from in-process caches (a cold lookup costs one more hop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from accounts.keyauth import KeyInfo, KeyRejected, authenticate, authenticate_cached
+from gateway import holds, ratelimit, routing, telemetry
+from gateway.errors import error_response
+from gateway.flight import (
+    STATUS_CANCELLED,
+    STATUS_ERROR,
+    STATUS_SUCCESS,
+    Flight,
+    new_generation_id,
+    usage_body,
+)
+from gateway.models import Generation
+from gateway.providers import get_adapter
+from gateway.providers.base import UpstreamError, Usage
+from gateway.request import InvalidRequest, parse_json, read_body, validate
+from gateway.streaming import Relay, upstream_error_response
+
+logger = logging.getLogger(__name__)
+
+
+class Unauthorized(Exception):
+    pass
+
+
+async def _authenticate(request: HttpRequest) -> KeyInfo:
+    header = request.headers.get("Authorization", "")
+    scheme, _, secret = header.partition(" ")
+    secret = secret.strip()
+    if scheme.lower() != "bearer" or not secret:
+        raise Unauthorized("Missing API key: send 'Authorization: Bearer <key>'.")
+    key = authenticate_cached(secret)
+    if key is not None:
+        return key
+    try:
+        return await sync_to_async(authenticate)(secret)
+    except KeyRejected as exc:
+        raise Unauthorized(str(exc)) from None
+
+
+def _reject(
+    status: int, message: str, *, code: str | None = None, param: str | None = None, **kw: Any
+) -> HttpResponse:
+    telemetry.request_done(
+        request_id="",
+        status=status,
+        model="",
+        provider="",
+        key_id=None,
+        streamed=False,
+        error_kind=code or "",
+    )
+    return error_response(status, message, code=code, param=param, **kw)
+
+
+@csrf_exempt
+async def chat_completions(request: HttpRequest) -> HttpResponse:
+    started = time.monotonic()
+    if request.method != "POST":
+        return error_response(405, "Use POST.", headers={"Allow": "POST"})
+    try:
+        key = await _authenticate(request)
+    except Unauthorized as exc:
+        return _reject(401, str(exc), code="invalid_api_key")
+    try:
+        chat = validate(parse_json(read_body(request)))
+    except InvalidRequest as exc:
+        return _reject(exc.status, exc.message, param=exc.param, code="invalid_request")
+    try:
+        routes = routing.resolve(await routing.current_snapshot(), chat, key)
+    except routing.RouteError as exc:
+        return _reject(exc.status, exc.message, param=exc.param, code=exc.code)
+
+    decision = await ratelimit.check(key)
+    if decision is not None and not decision.allowed:
+        return _reject(
+            429,
+            f"Rate limit exceeded: {decision.scope} ({decision.limit}).",
+            code="rate_limited",
+            headers=decision.headers(),
+        )
+
+    route = routes[0]  # fallbacks to routes[1:] come with the routing work
+    generation_id = new_generation_id()
+    try:
+        reservation = await sync_to_async(holds.reserve)(
+            user_id=key.user_id,
+            account_id=key.account_id,
+            api_key_id=key.id,
+            endpoint=route.endpoint,
+            prompt_tokens=_prompt_bound(chat, route),
+            requested_max_tokens=chat.max_tokens,
+            n=chat.n,
+            generation_id=generation_id,
+        )
+    except holds.HoldRefused as exc:
+        return _reject(402, exc.message, code=exc.code)
+    telemetry.hold_opened()
+
+    flight = Flight(
+        generation_id=generation_id,
+        key=key,
+        request=chat,
+        route=route,
+        hold_id=reservation.hold_id,
+        max_tokens=reservation.max_tokens,
+        started=started,
+    )
+    adapter = get_adapter(route.endpoint.target.protocol)
+    body = chat.upstream_body(max_tokens=reservation.max_tokens)
+    extra_headers = {} if decision is None else decision.headers()
+    if chat.stream:
+        response = await Relay(flight, adapter.stream(body, route.endpoint.target).__aiter__()).open()
+    else:
+        response = await _complete(flight, adapter, body)
+    for name, value in extra_headers.items():
+        response[name] = value
+    return response
+
+
+def _prompt_bound(chat: Any, route: routing.Route) -> int:
+    bound = holds.prompt_token_bound(chat.messages, chat.tools)
+    context = route.endpoint.context_length or route.model.context_length
+    return min(bound, context) if context else bound
+
+
+async def _complete(flight: Flight, adapter: Any, body: dict[str, Any]) -> HttpResponse:
+    try:
+        completion = await adapter.complete(body, flight.target)
+    except UpstreamError as error:
+        telemetry.upstream_error(provider=flight.target.provider_slug, kind=error.kind)
+        await flight.finish(
+            status=STATUS_ERROR,
+            http_status=error.status,
+            usage=Usage(),
+            finish_reason="error",
+            native_finish_reason=error.kind,
+            error=error.message,
+            error_kind=error.kind,
+            produced_output=False,
+        )
+        return upstream_error_response(flight, error)
+    except asyncio.CancelledError:
+        # The client hung up before the answer: nothing reached it, nothing is charged.
+        await flight.finish(
+            status=STATUS_CANCELLED,
+            http_status=499,
+            usage=Usage(),
+            finish_reason="cancelled",
+            native_finish_reason="client_disconnected",
+            error="The client disconnected.",
+            produced_output=False,
+        )
+        raise
+    except Exception:
+        logger.exception("adapter failure on %s", flight.target.provider_slug)
+        error = UpstreamError(
+            "bad_response", f"{flight.target.provider_name} sent a response the gateway could not read."
+        )
+        await flight.finish(
+            status=STATUS_ERROR,
+            http_status=502,
+            usage=Usage(),
+            error=error.message,
+            error_kind=error.kind,
+            produced_output=False,
+        )
+        return upstream_error_response(flight, error)
+    flight.mark_first_token()
+    finish = str(completion.choices[0].get("finish_reason") or "") if completion.choices else ""
+    text = None
+    if flight.key.log_prompts:
+        text = "".join(str((c.get("message") or {}).get("content") or "") for c in completion.choices)
+    cost = await flight.finish(
+        status=STATUS_SUCCESS,
+        http_status=200,
+        usage=completion.usage,
+        finish_reason=finish,
+        native_finish_reason=completion.native_finish_reason or finish,
+        upstream_id=completion.upstream_id,
+        completion_text=text,
+    )
+    payload = {
+        "id": flight.generation_id,
+        "object": "chat.completion",
+        "created": flight.created,
+        "model": flight.target.model_slug,
+        "provider": flight.target.provider_name,
+        "system_fingerprint": None,
+        "choices": completion.choices,
+        "usage": usage_body(completion.usage, cost),
+    }
+    return _json(payload, headers={"X-Generation-Id": flight.generation_id})
+
+
+def _json(payload: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
+    import orjson
+
+    return HttpResponse(
+        orjson.dumps(payload), status=status, content_type="application/json", headers=headers
+    )
+
+
+@csrf_exempt
+async def generation(request: HttpRequest) -> HttpResponse:
+    """A generation's stats (OpenRouter's field names), to the keys of the user who made it."""
+    if request.method != "GET":
+        return error_response(405, "Use GET.", headers={"Allow": "GET"})
+    try:
+        key = await _authenticate(request)
+    except Unauthorized as exc:
+        return error_response(401, str(exc), code="invalid_api_key")
+    generation_id = request.GET.get("id", "").strip()
+    if not generation_id:
+        return error_response(400, "'id' is required.", param="id")
+    gen = await Generation.objects.filter(pk=generation_id, user_id=key.user_id).afirst()
+    if gen is None:
+        return error_response(404, f"Generation {generation_id} not found.", param="id", code="not_found")
+    return JsonResponse({"data": generation_stats(gen)})
+
+
+def generation_stats(gen: Generation) -> dict[str, Any]:
+    from billing.money import nanos_to_usd
+
+    return {
+        "id": gen.id,
+        "model": gen.model_slug,
+        "provider_name": gen.provider_name,
+        "provider_slug": gen.provider_slug,
+        "upstream_model": gen.upstream_model,
+        "upstream_id": gen.upstream_id,
+        "api_key_id": gen.api_key_id,
+        "created_at": gen.created_at.isoformat(),
+        "streamed": gen.streamed,
+        "cancelled": gen.status == Generation.Status.CANCELLED,
+        "status": gen.status,
+        "http_status": gen.http_status,
+        "total_cost": float(nanos_to_usd(gen.cost_nanos)),
+        "usage": float(nanos_to_usd(gen.cost_nanos)),
+        "latency": gen.latency_ms,
+        "time_to_first_token": gen.ttft_ms,
+        "generation_time": max(gen.latency_ms - (gen.ttft_ms or 0), 0),
+        "finish_reason": gen.finish_reason or None,
+        "native_finish_reason": gen.native_finish_reason or None,
+        "tokens_prompt": gen.prompt_tokens,
+        "tokens_completion": gen.completion_tokens,
+        "native_tokens_prompt": gen.prompt_tokens,
+        "native_tokens_completion": gen.completion_tokens,
+        "native_tokens_reasoning": gen.reasoning_tokens,
+        "native_tokens_cached": gen.cached_tokens,
+        "native_tokens_cache_write": gen.cache_write_tokens,
+        "error": gen.error or None,
+        "is_byok": False,
+    }

@@ -1,0 +1,176 @@
+"""The worst case a request can cost, and the hold that reserves it.
+
+Worst case = (an upper bound on prompt tokens) at the dearest input rate + the
+output cap at the output price + the request price, rounded up to a nano. The
+prompt bound is the UTF-8 size of the messages and tools (a token is never
+shorter than a byte) plus an allowance per image, capped by the model's
+context length (an upstream refuses longer prompts).
+
+Balance-aware max_tokens: when the client gave no max_tokens and cannot pay for
+the model's full output, the hold is what the balance allows and the output cap
+sent upstream shrinks to what that hold covers. 402 only when not even
+``MIN_COMPLETION_TOKENS`` are affordable, or when the client's own max_tokens is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from django.conf import settings
+from django.utils import timezone
+
+from accounts.models import ApiKey
+from billing import services as billing
+from billing.models import CreditAccount
+from billing.money import ceil_nanos, token_cost
+from billing.periods import period_start
+from catalog.snapshot import EndpointInfo
+
+IMAGE_TOKEN_ALLOWANCE = 3_000  # above any provider's per-image charge at the highest detail
+MIN_COMPLETION_TOKENS = 16  # below this an answer is not worth starting
+
+
+class HoldRefused(Exception):
+    """HTTP 402 with a message that says what to change."""
+
+    def __init__(self, message: str, code: str = "insufficient_credits") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Reservation:
+    hold_id: int
+    account_id: int
+    amount_nanos: int
+    max_tokens: int  # the output cap to send upstream
+    capped: bool  # True when the balance, not the client or the model, set max_tokens
+
+
+def prompt_token_bound(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> int:
+    size = len(orjson.dumps(messages))
+    if tools:
+        size += len(orjson.dumps(tools))
+    images = 0
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, list):
+            images += sum(1 for part in content if isinstance(part, dict) and part.get("type") != "text")
+    return size + images * IMAGE_TOKEN_ALLOWANCE
+
+
+def _input_rate(endpoint: EndpointInfo) -> Decimal:
+    # Cache writes can cost more than plain input (Anthropic: 1.25x); the bound must cover them.
+    return max(endpoint.input_price, endpoint.cache_write_price, endpoint.cache_read_price)
+
+
+def fixed_cost(endpoint: EndpointInfo, prompt_tokens: int) -> Decimal:
+    """Exact nanos of the prompt bound and the request price."""
+    return token_cost(prompt_tokens, _input_rate(endpoint)) + endpoint.request_price * Decimal(1_000_000_000)
+
+
+def worst_case_nanos(endpoint: EndpointInfo, prompt_tokens: int, max_tokens: int, n: int = 1) -> int:
+    return ceil_nanos(fixed_cost(endpoint, prompt_tokens) + token_cost(max_tokens * n, endpoint.output_price))
+
+
+def affordable_tokens(endpoint: EndpointInfo, prompt_tokens: int, available: int, n: int = 1) -> int:
+    """The largest output cap whose worst case fits in ``available`` nanos (huge when output is free)."""
+    left = available - ceil_nanos(fixed_cost(endpoint, prompt_tokens))
+    if left < 0:
+        return 0
+    per_token = token_cost(n, endpoint.output_price)  # nanos per token of cap, all n choices
+    if per_token <= 0:
+        return 1 << 62
+    return int(Decimal(left) // per_token)
+
+
+def _key_room(api_key_id: int, now: Any) -> int | None:
+    """What the key may still spend in its period (None: no limit)."""
+    key = (
+        ApiKey.objects.filter(pk=api_key_id)
+        .values(
+            "limit_nanos", "limit_reset", "usage_nanos", "period_usage_nanos", "period_start", "held_nanos"
+        )
+        .first()
+    )
+    if key is None or key["limit_nanos"] is None:
+        return None
+    start = period_start(key["limit_reset"], now)
+    if start is None:
+        spent = key["usage_nanos"]
+    elif key["period_start"] is None or key["period_start"] < start:
+        spent = 0  # a new period: the counter resets when the hold is placed
+    else:
+        spent = key["period_usage_nanos"]
+    return key["limit_nanos"] - spent - key["held_nanos"]
+
+
+def reserve(
+    *,
+    user_id: int,
+    account_id: int | None,
+    api_key_id: int,
+    endpoint: EndpointInfo,
+    prompt_tokens: int,
+    requested_max_tokens: int | None,
+    n: int,
+    generation_id: str,
+) -> Reservation:
+    """Decide the output cap and place the hold (sync: one thread hop, a few short queries).
+
+    Raises HoldRefused (402). The hold itself is placed by ``billing.services.hold_place``
+    with a conditional UPDATE, so two racing requests can never both spend the same nanos;
+    the balance read here only sizes the cap.
+    """
+    if account_id is None:
+        account_id = CreditAccount.objects.get_or_create(user_id=user_id)[0].pk
+    now = timezone.now()
+    account = CreditAccount.objects.filter(pk=account_id).values("balance_nanos", "held_nanos").first()
+    available = account["balance_nanos"] - account["held_nanos"] if account else 0
+    room = _key_room(api_key_id, now)
+    budget = available if room is None else min(available, room)
+    short = "this key's spend limit" if room is not None and room < available else "your credits"
+
+    model_max = endpoint.target.max_output_tokens or 4096
+    capped = False
+    if requested_max_tokens is not None:
+        max_tokens = min(requested_max_tokens, model_max)
+        if worst_case_nanos(endpoint, prompt_tokens, max_tokens, n) > budget:
+            can = affordable_tokens(endpoint, prompt_tokens, budget, n)
+            raise HoldRefused(
+                f"This request requires more credits, or fewer max_tokens. You requested up to "
+                f"{requested_max_tokens} tokens, but {short} can only afford {max(can, 0)}.",
+                code="insufficient_credits" if short == "your credits" else "key_limit_reached",
+            )
+    else:
+        max_tokens = model_max
+        if worst_case_nanos(endpoint, prompt_tokens, max_tokens, n) > budget:
+            can = affordable_tokens(endpoint, prompt_tokens, budget, n)
+            if can < MIN_COMPLETION_TOKENS:
+                raise HoldRefused(
+                    f"Insufficient credits: {short} cannot cover this prompt and a short answer. "
+                    "Add credits or send a shorter prompt.",
+                    code="insufficient_credits" if short == "your credits" else "key_limit_reached",
+                )
+            max_tokens = can
+            capped = True
+    amount = worst_case_nanos(endpoint, prompt_tokens, max_tokens, n)
+    try:
+        hold = billing.hold_place(
+            account_id=account_id,
+            amount_nanos=amount,
+            ttl_seconds=settings.HOLD_TTL_SECONDS,
+            api_key_id=api_key_id,
+            generation_id=generation_id,
+        )
+    except billing.KeyLimitReached:
+        raise HoldRefused("This API key's spend limit is reached.", code="key_limit_reached") from None
+    except billing.InsufficientCredits:
+        raise HoldRefused("Insufficient credits for this request.") from None
+    return Reservation(
+        hold_id=hold.id, account_id=account_id, amount_nanos=amount, max_tokens=max_tokens, capped=capped
+    )

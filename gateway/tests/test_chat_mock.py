@@ -1,0 +1,80 @@
+from decimal import Decimal
+
+import pytest
+
+from gateway.models import Generation
+from gateway.tests.conftest import chat
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def customer(make_customer, make_mock_model):
+    make_mock_model(input_price="1", output_price="2")
+    return make_customer()
+
+
+def test_echo_answers_the_last_user_message_with_usage_and_cost(customer, call_api):
+    before = customer.balance()
+
+    result = call_api(chat(text="Hello there, gateway!"), customer.secret)
+
+    assert result.status == 200
+    body = result.json()
+    assert body["object"] == "chat.completion"
+    assert body["id"].startswith("gen-") and result.headers["x-generation-id"] == body["id"]
+    assert body["model"] == "mock/echo"
+    assert body["provider"] == "Mock"
+    assert body["choices"][0]["message"] == {
+        "role": "assistant",
+        "content": "Hello there, gateway!",
+        "refusal": None,
+    }
+    assert body["choices"][0]["finish_reason"] == "stop"
+    usage = body["usage"]
+    # 21 characters -> 6 tokens; prompt = 3 per message + 6.
+    assert (usage["prompt_tokens"], usage["completion_tokens"], usage["total_tokens"]) == (9, 6, 15)
+    expected_nanos = 9 * 1000 + 6 * 2000  # $1/M in, $2/M out
+    assert Decimal(str(usage["cost"])) == Decimal(expected_nanos) / 10**9
+    assert before - customer.balance() == expected_nanos
+    assert customer.held() == 0
+    gen = Generation.objects.get(pk=body["id"])
+    assert (gen.status, gen.cost_nanos, gen.prompt_tokens, gen.completion_tokens) == (
+        "success",
+        expected_nanos,
+        9,
+        6,
+    )
+    assert gen.api_key_id == customer.key.id and gen.streamed is False
+
+
+def test_streaming_sends_chunks_then_usage_then_done(customer, call_api):
+    result = call_api(chat(text="one two three four five six seven", stream=True), customer.secret)
+
+    assert result.status == 200
+    assert result.headers["content-type"].startswith("text/event-stream")
+    assert result.events[-1] == "[DONE]"
+    chunks = result.chunks
+    assert len(chunks) >= 4
+    assert all(
+        c["object"] == "chat.completion.chunk" and c["id"] == result.headers["x-generation-id"]
+        for c in chunks
+    )
+    assert result.text == "one two three four five six seven"
+    last = chunks[-1]
+    assert last["choices"] == []
+    assert last["usage"]["completion_tokens"] == 9
+    assert chunks[-2]["choices"][0]["finish_reason"] == "stop"
+    gen = Generation.objects.get(pk=last["id"])
+    assert gen.streamed and gen.status == "success" and gen.cost_nanos == 12 * 1000 + 9 * 2000
+
+
+def test_lorem_fills_up_to_max_tokens_and_stops_for_length(customer, make_mock_model, call_api):
+    make_mock_model(slug="mock/lorem", upstream_model="lorem")
+
+    result = call_api(chat("mock/lorem", max_tokens=10), customer.secret)
+
+    body = result.json()
+    assert body["usage"]["completion_tokens"] == 10
+    assert body["choices"][0]["finish_reason"] == "length"
+    assert call_api(chat("mock/lorem", max_tokens=10), customer.secret).json()["choices"] == body["choices"]

@@ -1,0 +1,176 @@
+import io
+import json
+import logging
+
+import pytest
+from django.http import HttpResponse
+from django.test import AsyncClient
+from django.urls import path
+
+from gateway import telemetry
+from promptgrid.observability.logs import JsonFormatter, RedactSecretsFilter, redact
+from promptgrid.observability.request_id import RequestIdMiddleware
+
+demo_log = logging.getLogger("promptgrid.tests.demo")
+
+
+def _logging_view(request):
+    demo_log.warning("inside the view")
+    return HttpResponse("ok")
+
+
+async def _async_logging_view(request):
+    demo_log.warning("inside the async view")
+    return HttpResponse("ok")
+
+
+urlpatterns = [path("log-sync", _logging_view), path("log-async", _async_logging_view)]
+
+
+@pytest.fixture
+def log_lines():
+    """What the configured root handler writes, as parsed JSON objects."""
+    handler = next(h for h in logging.getLogger().handlers if isinstance(h.formatter, JsonFormatter))
+    buffer = io.StringIO()
+    previous = handler.setStream(buffer)
+    lines: list[dict] = []
+
+    def read() -> list[dict]:
+        lines[:] = [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
+        return lines
+
+    yield read
+    handler.setStream(previous)
+
+
+def test_a_chat_request_writes_one_json_line_with_what_operators_need(log_lines):
+    telemetry.request_done(
+        request_id="req-abc",
+        status=200,
+        model="openai/gpt-4o-mini",
+        provider="openai",
+        key_id=42,
+        streamed=True,
+        prompt_tokens=11,
+        completion_tokens=7,
+        cost_nanos=2_500,
+        latency_ms=812.345,
+        ttft_ms=120.0,
+    )
+
+    (line,) = [entry for entry in log_lines() if entry.get("event") == "chat_request"]
+    assert line["request_id"] == "req-abc"
+    assert line["key_id"] == 42
+    assert line["model"] == "openai/gpt-4o-mini"
+    assert line["provider"] == "openai"
+    assert line["status"] == 200
+    assert line["streamed"] is True
+    assert (line["prompt_tokens"], line["completion_tokens"]) == (11, 7)
+    assert line["cost_nanos"] == 2_500
+    assert line["cost_usd"] == pytest.approx(0.0000025)
+    assert line["latency_ms"] == 812.3
+    assert line["ttft_ms"] == 120.0
+    assert line["level"] == "INFO"
+    assert line["ts"].endswith("+00:00")
+
+
+@pytest.mark.urls(__name__)
+def test_every_response_carries_a_request_id_and_the_logs_of_the_request_share_it(client, log_lines):
+    response = client.get("/log-sync")
+
+    request_id = response["x-request-id"]
+    assert request_id.startswith("req-")
+    (view_line,) = [entry for entry in log_lines() if entry["message"] == "inside the view"]
+    assert view_line["request_id"] == request_id
+    (access,) = [entry for entry in log_lines() if entry.get("event") == "http_request"]
+    assert access["request_id"] == request_id
+    assert (access["method"], access["path"], access["status"]) == ("GET", "/log-sync", 200)
+
+
+@pytest.mark.urls(__name__)
+async def test_async_requests_get_their_own_request_ids(log_lines):
+    client = AsyncClient()
+
+    first = await client.get("/log-async")
+    second = await client.get("/log-async")
+
+    assert first["x-request-id"] != second["x-request-id"]
+    lines = [entry for entry in log_lines() if entry["message"] == "inside the async view"]
+    assert [entry["request_id"] for entry in lines] == [first["x-request-id"], second["x-request-id"]]
+
+
+@pytest.mark.urls(__name__)
+def test_a_sane_incoming_request_id_is_kept_and_a_strange_one_replaced(client):
+    kept = client.get("/log-sync", headers={"x-request-id": "lb-7f3a.42:9"})
+    replaced = client.get("/log-sync", headers={"x-request-id": 'evil"\n{"level":"ERROR"}'})
+    too_long = client.get("/log-sync", headers={"x-request-id": "a" * 300})
+
+    assert kept["x-request-id"] == "lb-7f3a.42:9"
+    assert replaced["x-request-id"].startswith("req-")
+    assert too_long["x-request-id"].startswith("req-")
+
+
+def test_the_middleware_is_async_capable_so_the_api_path_stays_in_the_event_loop():
+    async def get_response(request):
+        return HttpResponse("ok")
+
+    middleware = RequestIdMiddleware(get_response)
+
+    assert RequestIdMiddleware.sync_capable and RequestIdMiddleware.async_capable
+    from asgiref.sync import iscoroutinefunction
+
+    assert iscoroutinefunction(middleware)
+
+
+def test_health_probes_do_not_write_access_lines(client, log_lines):
+    client.get("/healthz")
+    client.get("/metrics")
+
+    assert [entry for entry in log_lines() if entry.get("event") == "http_request"] == []
+
+
+@pytest.mark.parametrize(
+    "leaky",
+    [
+        "pg-v1-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-abcdefg",
+        "sk-proj-abcdefghijklmnop1234567890",
+        "sk-ant-api03-abcdefghijklmnopqrstuvwx",
+        "sk_live_51Habcdefghijklmnop",
+        "whsec_abcdefghijklmnop",
+        "AIzaSyA-abcdefghijklmnopqrstuvwxyz12345",
+    ],
+)
+def test_anything_shaped_like_a_key_is_masked(leaky):
+    assert leaky not in redact(f"calling with {leaky}, then failed")
+    assert "[redacted]" in redact(f"calling with {leaky}, then failed")
+
+
+def test_bearer_tokens_and_api_key_assignments_are_masked():
+    text = redact('Authorization: Bearer opaque-token-123 api_key="plain-secret" x-api-key: other-secret')
+
+    assert "opaque-token-123" not in text
+    assert "plain-secret" not in text
+    assert "other-secret" not in text
+    assert "Authorization: Bearer [redacted]" in text
+
+
+def test_the_redaction_filter_covers_arguments_extras_and_tracebacks(log_lines):
+    secret = "pg-v1-ZZZZsecretZZZZsecretZZZZsecretZZZZsecret01"
+    try:
+        raise ValueError(f"bad key {secret}")
+    except ValueError:
+        demo_log.exception("failed for %s", secret, extra={"header": f"Bearer {secret}"})
+
+    written = json.dumps(log_lines())
+    assert secret not in written
+    (line,) = [entry for entry in log_lines() if entry["message"].startswith("failed for")]
+    assert line["message"] == "failed for [redacted]"
+    assert line["header"] == "Bearer [redacted]"
+    assert "ValueError: bad key [redacted]" in line["exception"]
+
+
+def test_the_redaction_filter_keeps_records_it_cannot_format():
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "%d items", ("not a number",), None)
+
+    assert RedactSecretsFilter().filter(record) is True
+    assert "not a number" in record.getMessage()

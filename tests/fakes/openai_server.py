@@ -1,0 +1,241 @@
+"""A fake OpenAI server: ``POST /v1/chat/completions`` in JSON and SSE, scripted per request.
+
+Behaviours (push names, or dicts with a ``kind`` and options, onto ``FakeUpstream.script``):
+
+- ``normal``: echo the last user message (``{"kind": "normal", "text": "..."}`` answers that text).
+- ``tools``: call the first tool given with ``{"kind": "tools", "arguments": {...}}``.
+- ``slow_first_byte``: wait ``delay`` seconds (default 1) before answering.
+- ``rate_limit``: 429 with ``Retry-After: <retry_after>`` (default 7).
+- ``server_error``: 500 with OpenAI's error body.
+- ``malformed``: 200 whose body is not JSON (or, streaming, a chunk that is not JSON).
+- ``drop``: stream a few chunks, then cut the connection.
+- ``stall``: stream a few chunks, then go silent for ``delay`` seconds (default 30).
+- ``no_usage``: stream without the usage chunk, whatever the client asked.
+- ``error_mid_stream``: stream a few chunks, then ``data: {"error": {...}}``.
+- ``chunk_delay``: any behaviour may carry ``chunk_delay`` (seconds between chunks).
+
+Usage counts use one token per four characters (the same rule as ``gateway.tokens``):
+prompt = sum over messages of (3 + text tokens), completion = tokens of the answer.
+Chunks are pre-encoded with orjson so the fake stays fast enough to be a benchmark baseline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from tests.fakes.server import FakeUpstream
+
+WORDS_PER_CHUNK = 3
+
+
+def _tokens(text: str) -> int:
+    return (len(text) + 3) // 4
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+    return ""
+
+
+def _prompt_tokens(body: dict[str, Any]) -> int:
+    return sum(3 + _tokens(_text_of(m.get("content"))) for m in body.get("messages") or ())
+
+
+def _answer(body: dict[str, Any], behaviour: dict[str, Any]) -> str:
+    if "text" in behaviour:
+        return behaviour["text"]
+    for message in reversed(body.get("messages") or ()):
+        if message.get("role") == "user":
+            return _text_of(message.get("content"))
+    return ""
+
+
+def _usage(prompt: int, completion: int) -> dict[str, Any]:
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
+    }
+
+
+def _error(status: int, message: str, type_: str, code: str | None, headers: dict[str, str] | None = None):
+    body = {"error": {"message": message, "type": type_, "param": None, "code": code}}
+    return web.Response(
+        status=status, body=orjson.dumps(body), content_type="application/json", headers=headers
+    )
+
+
+def _tool_call(body: dict[str, Any], behaviour: dict[str, Any]) -> dict[str, Any]:
+    name = (body.get("tools") or [{"function": {"name": "get_weather"}}])[0]["function"]["name"]
+    arguments = orjson.dumps(behaviour.get("arguments", {"city": "Paris"})).decode()
+    return {"id": "call_fake_1", "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+def make_app(fake: FakeUpstream) -> web.Application:
+    async def chat(request: web.Request) -> web.StreamResponse:
+        body = await fake.record(request)
+        behaviour = fake.next_behaviour()
+        if isinstance(behaviour, str):
+            behaviour = {"kind": behaviour}
+        kind = behaviour.get("kind", "normal")
+        if body is None or not isinstance(body, dict):
+            return _error(
+                400, "We could not parse the JSON body of your request.", "invalid_request_error", None
+            )
+        if kind == "slow_first_byte":
+            await asyncio.sleep(behaviour.get("delay", 1.0))
+        if kind == "rate_limit":
+            return _error(
+                429,
+                "Rate limit reached for requests",
+                "requests",
+                "rate_limit_exceeded",
+                {"Retry-After": str(behaviour.get("retry_after", 7))},
+            )
+        if kind == "server_error":
+            return _error(500, "The server had an error while processing your request.", "server_error", None)
+        if kind == "auth":
+            return _error(
+                401, "Incorrect API key provided: sk-test***1234.", "invalid_request_error", "invalid_api_key"
+            )
+        model = body.get("model", "")
+        if body.get("stream"):
+            return await _stream(request, fake, body, behaviour, kind, model)
+        if kind == "malformed":
+            return web.Response(
+                status=200, body=b'{"id": "chatcmpl-x", "choices": [', content_type="application/json"
+            )
+        if kind == "tools":
+            message = {
+                "role": "assistant",
+                "content": None,
+                "refusal": None,
+                "tool_calls": [_tool_call(body, behaviour)],
+            }
+            completion, finish = _tokens(message["tool_calls"][0]["function"]["arguments"]), "tool_calls"
+        else:
+            text = _answer(body, behaviour)
+            limit = body.get("max_completion_tokens") or body.get("max_tokens")
+            finish = "stop"
+            if limit and _tokens(text) > limit:
+                text, finish = text[: limit * 4], "length"
+            message = {"role": "assistant", "content": text, "refusal": None}
+            completion = _tokens(text)
+        payload = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "system_fingerprint": "fp_fake",
+            "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
+            "usage": _usage(_prompt_tokens(body), completion),
+        }
+        return web.Response(
+            body=orjson.dumps(payload), content_type="application/json", headers={"x-request-id": "req_fake"}
+        )
+
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app.router.add_post("/v1/chat/completions", chat)
+    return app
+
+
+async def _stream(
+    request: web.Request,
+    fake: FakeUpstream,
+    body: dict[str, Any],
+    behaviour: dict[str, Any],
+    kind: str,
+    model: str,
+) -> web.StreamResponse:
+    response = web.StreamResponse(
+        status=200, headers={"Content-Type": "text/event-stream", "x-request-id": "req_fake"}
+    )
+    await response.prepare(request)
+    created = int(time.time())
+    include_usage = bool((body.get("stream_options") or {}).get("include_usage")) and kind != "no_usage"
+    head = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": created, "model": model}
+    delay = behaviour.get("chunk_delay", 0)
+
+    def frame(choices: list[dict[str, Any]], usage: Any = None) -> bytes:
+        chunk = {**head, "choices": choices}
+        if include_usage:
+            chunk["usage"] = usage
+        return b"data: " + orjson.dumps(chunk) + b"\n\n"
+
+    pieces: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
+    finish = "stop"
+    if kind == "tools":
+        call = _tool_call(body, behaviour)
+        arguments = call["function"]["arguments"]
+        pieces.append(
+            {"tool_calls": [{**call, "function": {"name": call["function"]["name"], "arguments": ""}}]}
+        )
+        pieces.extend(
+            {"tool_calls": [{"index": 0, "function": {"arguments": arguments[i : i + 6]}}]}
+            for i in range(0, len(arguments), 6)
+        )
+        pieces[1]["tool_calls"][0]["index"] = 0
+        completion, finish = _tokens(arguments), "tool_calls"
+    else:
+        text = _answer(body, behaviour)
+        limit = body.get("max_completion_tokens") or body.get("max_tokens")
+        if limit and _tokens(text) > limit:
+            text, finish = text[: limit * 4], "length"
+        words = text.split(" ")
+        for i in range(0, len(words), WORDS_PER_CHUNK):
+            piece = " ".join(words[i : i + WORDS_PER_CHUNK]) + (
+                " " if i + WORDS_PER_CHUNK < len(words) else ""
+            )
+            if piece:
+                pieces.append({"content": piece})
+        completion = _tokens(text)
+
+    try:
+        for n, delta in enumerate(pieces):
+            if delay:
+                await asyncio.sleep(delay)
+            if n == 2 and kind in ("drop", "stall", "error_mid_stream", "malformed"):
+                await response.write(frame([{"index": 0, "delta": delta, "finish_reason": None}]))
+                if kind == "drop":
+                    request.transport.close()  # type: ignore[union-attr]
+                    return response
+                if kind == "stall":
+                    await asyncio.sleep(behaviour.get("delay", 30))
+                    return response
+                if kind == "malformed":
+                    await response.write(b"data: {not json\n\n")
+                    return response
+                error = {
+                    "error": {
+                        "message": "The model crashed mid-answer.",
+                        "type": "server_error",
+                        "code": None,
+                    }
+                }
+                await response.write(b"data: " + orjson.dumps(error) + b"\n\n")
+                return response
+            await response.write(frame([{"index": 0, "delta": delta, "finish_reason": None}]))
+        await response.write(frame([{"index": 0, "delta": {}, "finish_reason": finish}]))
+        if include_usage:
+            usage_chunk = {**head, "choices": [], "usage": _usage(_prompt_tokens(body), completion)}
+            await response.write(b"data: " + orjson.dumps(usage_chunk) + b"\n\n")
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+    except (ConnectionResetError, asyncio.CancelledError):
+        fake.disconnects += 1
+        raise
+    return response
+
+
+def start_openai_upstream(**kwargs: Any) -> FakeUpstream:
+    return FakeUpstream(make_app=make_app, **kwargs).start()
