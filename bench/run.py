@@ -73,6 +73,8 @@ class Config:
     work: Path
     command: str
     no_readme: bool
+    pg_env: dict[str, str]
+    skip: frozenset[str]
 
     @property
     def body_file(self) -> Path:
@@ -183,16 +185,24 @@ def promptgrid_env(cfg: Config, upstream: str) -> dict[str, str]:
         "OPENAI_BASE_URL": upstream,
         "OPENAI_API_KEY": "sk-bench-dummy",
         "LOG_LEVEL": "WARNING",
+        **cfg.pg_env,
     }
 
 
 def promptgrid_service(
-    cfg: Config, upstream: str, env: dict[str, str], *, server: str, workers: int, name: str = "promptgrid"
+    cfg: Config,
+    upstream: str,
+    env: dict[str, str],
+    *,
+    server: str,
+    workers: int,
+    name: str = "promptgrid",
+    app: str = "promptgrid.asgi:application",
 ) -> Service:
     port = free_port()
     return Service(
         name=name,
-        argv=server_argv(server, "promptgrid.asgi:application", port, workers),
+        argv=server_argv(server, app, port, workers),
         port=port,
         env={**env, "OPENAI_BASE_URL": upstream},
         log_path=cfg.work / f"{name}.log",
@@ -396,27 +406,29 @@ def measure_slow_streams(cfg: Config, service: Service, url: str, key: str) -> d
 def profile_worker(cfg: Config, target: Target) -> str:
     """py-spy samples one worker during a concurrency-32 phase; the top functions by own time."""
     assert target.service is not None
-    worker = target.service.worker_pids()[0]
-    raw = cfg.work / f"profile-{target.name}.txt"
-    svg = RESULTS_DIR / f"profile-{target.name}.svg"
-    seconds = max(4, int(cfg.seconds))
-    spy = subprocess.Popen(
-        ["py-spy", "record", "-p", str(worker), "-d", str(seconds), "-r", "250", "-f", "raw", "-o", str(raw),
-         "--nonblocking"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
     spy_bin = Path(PYTHON).parent / "py-spy"
     if not spy_bin.exists():
-        spy.kill()
         return "py-spy is not installed (pip install -r requirements-dev.txt)"
+    worker = target.service.worker_pids()[0]
+    raw = cfg.work / f"profile-{target.name}.txt"
+    seconds = max(4, int(cfg.seconds))
+    spy = subprocess.Popen(
+        [str(spy_bin), "record", "-p", str(worker), "-d", str(seconds), "-r", "250", "-f", "raw",
+         "-o", str(raw), "--nonblocking"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
     loadgen.run_wrk(target.url, body_file=cfg.body_file, key=target.key, connections=32, seconds=seconds + 1)
-    spy.wait(30)
+    try:
+        spy.wait(30)
+    except subprocess.TimeoutExpired:
+        spy.kill()
     if not raw.exists():
         return "py-spy produced no profile"
-    return summarize_profile(raw.read_text(), svg_hint=svg)
+    (RESULTS_DIR / f"profile-{cfg.work.name}.txt").write_text(raw.read_text())
+    return summarize_profile(raw.read_text())
 
 
-def summarize_profile(collapsed: str, *, top: int = 15, svg_hint: Path | None = None) -> str:
+def summarize_profile(collapsed: str, *, top: int = 15) -> str:
     """Own-time and inclusive-time shares from py-spy's collapsed stacks."""
     own: dict[str, int] = {}
     inclusive: dict[str, int] = {}
@@ -564,9 +576,11 @@ def render(
         f"Server (forwarder and PromptGrid): {server_label(cfg.server, cfg.workers)}; load: wrk "
         f"{wrk_version()} (2 threads; 1 at concurrency 1) and an aiohttp client for time to first token; "
         f"fake upstream: aiohttp + uvloop in its own process, no added latency, 20-event streams. "
-        f"Each phase {cfg.seconds:.0f} s after a 2 s warm-up.",
+        f"Each phase {cfg.seconds:.0f} s × {cfg.rounds} round(s), targets interleaved, after a 2 s warm-up.",
         "",
     ]
+    if cfg.pg_env:
+        out += ["PromptGrid ran with: " + ", ".join(f"`{k}={v}`" for k, v in cfg.pg_env.items()), ""]
     for t in targets:
         if t.skipped:
             out.append(f"- **{t.name}** not measured: {t.skipped}")
@@ -734,6 +748,18 @@ def parse_args(argv: list[str] | None) -> Config:
     parser.add_argument("--no-sweep", action="store_true", help="skip the server and worker comparison")
     parser.add_argument("--profile", action="store_true", help="profile a PromptGrid worker with py-spy")
     parser.add_argument("--no-readme", action="store_true", help="do not copy the table into bench/README.md")
+    parser.add_argument(
+        "--pg-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for PromptGrid's processes (repeatable), to measure a setting",
+    )
+    parser.add_argument(
+        "--skip",
+        default="",
+        help="comma-separated parts to leave out: httpx, aiohttp, promptgrid, slow, sweep, middleware",
+    )
     args = parser.parse_args(argv)
     quick = args.quick
     work = Path(tempfile.mkdtemp(prefix="promptgrid-bench-"))
@@ -753,8 +779,112 @@ def parse_args(argv: list[str] | None) -> Config:
         redis_url=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL),
         work=work,
         command=command,
-        no_readme=args.no_readme or quick,
+        no_readme=args.no_readme or quick or bool(args.pg_env) or bool(args.skip),
+        pg_env=dict(item.split("=", 1) for item in args.pg_env),
+        skip=frozenset(part.strip() for part in args.skip.split(",") if part.strip()),
     )
+
+
+class Session:
+    """The services of one run: started here, all stopped at the end whatever happens."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.services: list[Service] = []
+
+    def start(self, service: Service) -> Service:
+        self.services.append(service)
+        service.start()
+        service.wait_listening(60)
+        return service
+
+    def stop_all(self) -> None:
+        for service in reversed(self.services):
+            service.stop()
+
+
+def run_slow_streams(session: Session, pg_target: Target, pg_env: dict[str, str]) -> dict[str, dict]:
+    cfg = session.cfg
+    slow: dict[str, dict] = {}
+    log(f"slow streams: {cfg.slow_streams} at once against one worker")
+    slow_fake = session.start(
+        fake_service(cfg, "slow-fake", chunks=cfg.slow_chunks, chunk_ms=cfg.slow_chunk_ms)
+    )
+    slow_upstream = f"http://127.0.0.1:{slow_fake.port}/v1"
+    one_fwd = session.start(
+        forwarder_service(cfg, slow_upstream, server=cfg.server, workers=1, name="slow-forwarder")
+    )
+    slow["forwarder (aiohttp)"] = measure_slow_streams(
+        cfg, one_fwd, f"http://127.0.0.1:{one_fwd.port}/aiohttp/v1/chat/completions", ""
+    )
+    one_fwd.stop()
+    if not pg_target.skipped:
+        one_pg = session.start(
+            promptgrid_service(
+                cfg, slow_upstream, pg_env, server=cfg.server, workers=1, name="slow-promptgrid"
+            )
+        )
+        try:
+            slow["PromptGrid"] = measure_slow_streams(
+                cfg, one_pg, f"http://127.0.0.1:{one_pg.port}/api/v1/chat/completions", pg_target.key
+            )
+        except Exception as exc:
+            slow["PromptGrid"] = {"error": f"{type(exc).__name__}: {exc}"}
+        one_pg.stop()
+    slow_fake.stop()
+    return slow
+
+
+SWEEP = (("uvicorn", 1), ("uvicorn", 2), ("uvicorn", 3), ("granian", 2), ("daphne", 1))
+
+
+def run_sweep(session: Session, upstream: str, pg_target: Target, pg_env: dict[str, str]) -> list[dict]:
+    """PromptGrid (or the forwarder, without the gateway) under each server and worker count."""
+    cfg = session.cfg
+    if pg_target.skipped:
+        app, path, key = "forwarder (aiohttp)", "/aiohttp/v1/chat/completions", ""
+    else:
+        app, path, key = "PromptGrid", "/api/v1/chat/completions", pg_target.key
+    results = []
+    for server, workers in SWEEP:
+        label = server_label(server, workers)
+        log(f"sweep: {app} on {label}")
+        name = f"sweep-{server}-{workers}"
+        if app == "PromptGrid":
+            svc = promptgrid_service(cfg, upstream, pg_env, server=server, workers=workers, name=name)
+        else:
+            svc = forwarder_service(cfg, upstream, server=server, workers=workers, name=name)
+        session.services.append(svc)
+        try:
+            res = measure_server(cfg, svc, f"http://127.0.0.1:{svc.port}{path}", key)
+        except Exception as exc:
+            res = {"error": f"{type(exc).__name__}: {exc}"}
+        results.append({"app": app, "label": label, **res})
+    return results
+
+
+def run_middleware(session: Session, upstream: str, pg_env: dict[str, str]) -> list[dict]:
+    cfg = session.cfg
+    stack_env = pg_env or promptgrid_env(cfg, upstream)
+    results = []
+    for label, app, settings_module in MIDDLEWARE_VARIANTS:
+        log(f"middleware: {label}")
+        svc = forwarder_service(
+            cfg,
+            upstream,
+            server="uvicorn",
+            workers=2,
+            name=f"mw-{len(results)}",
+            app=app,
+            env={**stack_env, "DJANGO_SETTINGS_MODULE": settings_module},
+        )
+        session.services.append(svc)
+        try:
+            res = measure_server(cfg, svc, f"http://127.0.0.1:{svc.port}/aiohttp/v1/chat/completions", "")
+        except Exception as exc:
+            res = {"error": f"{type(exc).__name__}: {exc}"}
+        results.append({"label": label, **res})
+    return results
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -764,36 +894,36 @@ def main(argv: list[str] | None = None) -> None:
     cfg.body_file.write_text(json.dumps(BODY))
     cfg.stream_body_file.write_text(json.dumps(STREAM_BODY))
     log(f"working files in {cfg.work}")
-    services: list[Service] = []
-
-    def start(service: Service) -> Service:
-        services.append(service)
-        service.start()
-        service.wait_listening(60)
-        return service
-
+    session = Session(cfg)
     slow: dict[str, dict] = {}
     sweep: list[dict] = []
     middleware: list[dict] = []
     profile = ""
     try:
-        fake = start(fake_service(cfg, "fake"))
+        fake = session.start(fake_service(cfg, "fake"))
         upstream = f"http://127.0.0.1:{fake.port}/v1"
-        fwd = start(forwarder_service(cfg, upstream, server=cfg.server, workers=cfg.workers))
+        fwd = session.start(forwarder_service(cfg, upstream, server=cfg.server, workers=cfg.workers))
         targets = [
             Target("direct", f"{upstream}/chat/completions", None),
             Target("forwarder (httpx)", f"http://127.0.0.1:{fwd.port}/httpx/v1/chat/completions", fwd),
             Target("forwarder (aiohttp)", f"http://127.0.0.1:{fwd.port}/aiohttp/v1/chat/completions", fwd),
         ]
+        for target in targets[1:]:
+            if target.name.split("(")[-1].rstrip(")") in cfg.skip:
+                target.skipped = "left out (--skip)"
         pg_target = Target("PromptGrid", "", None)
         targets.append(pg_target)
         pg_env: dict[str, str] = {}
-        if not gateway_present():
+        if "promptgrid" in cfg.skip:
+            pg_target.skipped = "left out (--skip)"
+        elif not gateway_present():
             pg_target.skipped = "the gateway's chat completions endpoint is not on this branch yet"
         else:
             pg_env = promptgrid_env(cfg, upstream)
             pg_target.key = setup_promptgrid(cfg, upstream, pg_env)
-            pg = start(promptgrid_service(cfg, upstream, pg_env, server=cfg.server, workers=cfg.workers))
+            pg = session.start(
+                promptgrid_service(cfg, upstream, pg_env, server=cfg.server, workers=cfg.workers)
+            )
             pg_target.url = f"http://127.0.0.1:{pg.port}/api/v1/chat/completions"
             pg_target.service = pg
         for target in targets:
@@ -806,88 +936,14 @@ def main(argv: list[str] | None = None) -> None:
         fwd.stop()
         if pg_target.service:
             pg_target.service.stop()
-
-        log(f"slow streams: {cfg.slow_streams} at once against one worker")
-        slow_fake = start(fake_service(cfg, "slow-fake", chunks=cfg.slow_chunks, chunk_ms=cfg.slow_chunk_ms))
-        slow_upstream = f"http://127.0.0.1:{slow_fake.port}/v1"
-        one_fwd = start(
-            forwarder_service(cfg, slow_upstream, server=cfg.server, workers=1, name="slow-forwarder")
-        )
-        slow["forwarder (aiohttp)"] = measure_slow_streams(
-            cfg, one_fwd, f"http://127.0.0.1:{one_fwd.port}/aiohttp/v1/chat/completions", ""
-        )
-        one_fwd.stop()
-        if not pg_target.skipped:
-            one_pg = start(
-                promptgrid_service(
-                    cfg, slow_upstream, pg_env, server=cfg.server, workers=1, name="slow-promptgrid"
-                )
-            )
-            try:
-                slow["PromptGrid"] = measure_slow_streams(
-                    cfg, one_pg, f"http://127.0.0.1:{one_pg.port}/api/v1/chat/completions", pg_target.key
-                )
-            except Exception as exc:
-                slow["PromptGrid"] = {"error": f"{type(exc).__name__}: {exc}"}
-            one_pg.stop()
-        slow_fake.stop()
-
-        if cfg.sweep:
-            if pg_target.skipped:
-                app, path, key = "forwarder (aiohttp)", "/aiohttp/v1/chat/completions", ""
-            else:
-                app, path, key = "PromptGrid", "/api/v1/chat/completions", pg_target.key
-            for server, workers in (
-                ("uvicorn", 1),
-                ("uvicorn", 2),
-                ("uvicorn", 3),
-                ("granian", 2),
-                ("daphne", 1),
-            ):
-                label = server_label(server, workers)
-                log(f"sweep: {app} on {label}")
-                if app == "PromptGrid":
-                    svc = promptgrid_service(
-                        cfg,
-                        upstream,
-                        pg_env,
-                        server=server,
-                        workers=workers,
-                        name=f"sweep-{server}-{workers}",
-                    )
-                else:
-                    svc = forwarder_service(
-                        cfg, upstream, server=server, workers=workers, name=f"sweep-{server}-{workers}"
-                    )
-                services.append(svc)
-                try:
-                    res = measure_server(cfg, svc, f"http://127.0.0.1:{svc.port}{path}", key)
-                except Exception as exc:
-                    res = {"error": f"{type(exc).__name__}: {exc}"}
-                sweep.append({"app": app, "label": label, **res})
-            stack_env = pg_env or promptgrid_env(cfg, upstream)
-            for label, app, settings_module in MIDDLEWARE_VARIANTS:
-                log(f"middleware: {label}")
-                svc = forwarder_service(
-                    cfg,
-                    upstream,
-                    server="uvicorn",
-                    workers=2,
-                    name=f"mw-{len(middleware)}",
-                    app=app,
-                    env={**stack_env, "DJANGO_SETTINGS_MODULE": settings_module},
-                )
-                services.append(svc)
-                try:
-                    res = measure_server(
-                        cfg, svc, f"http://127.0.0.1:{svc.port}/aiohttp/v1/chat/completions", ""
-                    )
-                except Exception as exc:
-                    res = {"error": f"{type(exc).__name__}: {exc}"}
-                middleware.append({"label": label, **res})
+        if "slow" not in cfg.skip:
+            slow = run_slow_streams(session, pg_target, pg_env)
+        if cfg.sweep and "sweep" not in cfg.skip:
+            sweep = run_sweep(session, upstream, pg_target, pg_env)
+        if cfg.sweep and "middleware" not in cfg.skip:
+            middleware = run_middleware(session, upstream, pg_env)
     finally:
-        for service in reversed(services):
-            service.stop()
+        session.stop_all()
 
     report = render(cfg, targets, slow, sweep, middleware, profile, started)
     path = RESULTS_DIR / f"{started:%Y%m%dT%H%M%SZ}.md"
