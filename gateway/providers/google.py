@@ -20,6 +20,7 @@ import base64
 import binascii
 import re
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from typing import Any
 
 import aiohttp
@@ -467,12 +468,27 @@ def map_error(exc: BaseException, *, streaming: bool = False) -> UpstreamError:
 # ---------------------------------------------------------------------------- adapter
 
 
+# The SDK's stream generators do not close their HTTP response when closed early, so a
+# client that hangs up would leave Gemini generating (and billing) to the end. The
+# session's trace hook hands each response to the stream that asked for it, which
+# closes it itself.
+_responses: ContextVar[list[aiohttp.ClientResponse] | None] = ContextVar("gemini_responses", default=None)
+
+
+async def _track_response(_session: Any, _context: Any, params: aiohttp.TraceRequestEndParams) -> None:
+    tracked = _responses.get()
+    if tracked is not None:
+        tracked.append(params.response)
+
+
 def _make_client(base_url: str, api_key: str) -> tuple[genai.Client, Any]:
     api_version = API_VERSION
     match = _VERSION_SUFFIX.search(base_url or "")
     if match:  # an operator may paste ".../v1beta" as the base URL
         api_version, base_url = match[1], base_url[: match.start()]
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1000))
+    tracing = aiohttp.TraceConfig()
+    tracing.on_request_end.append(_track_response)
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1000), trace_configs=[tracing])
     client = genai.Client(
         api_key=api_key or "missing",
         vertexai=False,
@@ -526,29 +542,41 @@ class GoogleAdapter:
         # No SDK timeout here: aiohttp's total timeout would cap the whole stream.
         # ``within`` and ``paced`` bound the first byte and each gap instead.
         first = target.connect_timeout + target.first_byte_timeout
-        try:
-            upstream = await within(
-                self._client(target).aio.models.generate_content_stream(
-                    model=target.upstream_model, contents=contents, config=config
-                ),
-                first,
-                "response",
-            )
-        except Exception as exc:
-            raise map_error(exc) from exc
         state = _StreamState(exclude_reasoning=reasoning_request(request)[2])
+        responses: list[aiohttp.ClientResponse] = []
+        tracking = _responses.set(responses)
+        upstream = None
+        finished = False
         try:
-            async for frame in paced(upstream, first=target.first_byte_timeout, idle=target.idle_timeout):
-                deltas = state.feed(frame)
+            try:
+                # The SDK sends the request on the first read: await the first frame
+                # here, while the response tracking is on.
+                upstream = await self._client(target).aio.models.generate_content_stream(
+                    model=target.upstream_model, contents=contents, config=config
+                )
+                first_frame = await within(anext(upstream, None), first, "response")
+            finally:
+                _responses.reset(tracking)
+            if first_frame is not None:
+                deltas = state.feed(first_frame)
                 if deltas:
                     yield deltas
+                async for frame in paced(upstream, first=target.idle_timeout, idle=target.idle_timeout):
+                    deltas = state.feed(frame)
+                    if deltas:
+                        yield deltas
+            finished = True
         except Exception as exc:
-            error = map_error(exc, streaming=True)
+            error = map_error(exc, streaming=bool(state.seen))
             if state.raw_usage is not None:
                 error.extra.setdefault("usage", usage_from(state.raw_usage))
             raise error from exc
         finally:
-            await upstream.aclose()
+            if upstream is not None:
+                await upstream.aclose()
+            if not finished:
+                for response in responses:
+                    response.close()  # drop the connection: Gemini stops generating
         if not state.finish:
             raise UpstreamError(kind="server", status=502, message=f"{PROVIDER} closed the stream early.")
         indexes = sorted(state.finish)

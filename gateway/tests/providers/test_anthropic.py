@@ -647,3 +647,19 @@ async def test_a_streamed_call_without_input_still_gets_parseable_arguments(
     calls = streamed_tool_calls(deltas)
     assert [json.loads(c["arguments"]) for c in calls] == [{}]
     assert end.finish_reason == "tool_calls"
+
+
+async def test_closing_the_stream_early_closes_the_upstream_connection(anthropic_upstream, anthropic_target):
+    import asyncio
+
+    anthropic_upstream.push({"kind": "stall", "seconds": 0.5})
+    stream = AnthropicAdapter().stream(chat(user("hi")), anthropic_target)
+    first = await anext(stream)
+    await stream.aclose()  # the client went away
+
+    assert first[0]["delta"]["role"] == "assistant"
+    for _ in range(40):
+        if anthropic_upstream.disconnects:
+            break
+        await asyncio.sleep(0.05)
+    assert anthropic_upstream.disconnects == 1

@@ -586,3 +586,19 @@ def test_fake_accepts_snake_case_keys_and_the_key_query_parameter(gemini_upstrea
     with urllib.request.urlopen(request, timeout=5) as response:
         assert json.loads(response.read())["candidates"][0]["content"]["parts"][0]["text"] == "echo: yo"
     assert sent(gemini_upstream)["generationConfig"] == {"maxOutputTokens": 5}
+
+
+async def test_closing_the_stream_early_closes_the_upstream_connection(gemini_upstream, gemini_target):
+    import asyncio
+
+    gemini_upstream.push({"kind": "stall", "seconds": 0.5})
+    stream = GoogleAdapter().stream(chat(user("hi")), gemini_target)
+    first = await anext(stream)
+    await stream.aclose()  # the client went away
+
+    assert first[0]["delta"]["role"] == "assistant"
+    for _ in range(40):
+        if gemini_upstream.disconnects:
+            break
+        await asyncio.sleep(0.05)
+    assert gemini_upstream.disconnects == 1
