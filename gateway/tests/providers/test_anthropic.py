@@ -663,3 +663,32 @@ async def test_closing_the_stream_early_closes_the_upstream_connection(anthropic
             break
         await asyncio.sleep(0.05)
     assert anthropic_upstream.disconnects == 1
+
+
+async def test_streamed_tool_call_round_trip(anthropic_upstream, anthropic_target):
+    anthropic_upstream.push({"kind": "tool", "calls": 2})
+    deltas, _ = await collect(
+        AnthropicAdapter(), chat(user("Weather?"), tools=[WEATHER_TOOL], stream=True), anthropic_target
+    )
+    calls = streamed_tool_calls(deltas)
+    assistant = {
+        "role": "assistant",
+        "content": streamed_text(deltas) or None,
+        "tool_calls": [
+            {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+            for c in calls
+        ],
+    }
+    results = [
+        {"role": "tool", "tool_call_id": c["id"], "content": f"result {i}"} for i, c in enumerate(calls)
+    ]
+    follow_up = chat(user("Weather?"), assistant, *results, tools=[WEATHER_TOOL], stream=True)
+    deltas, end = await collect(AnthropicAdapter(), follow_up, anthropic_target)
+
+    turns = anthropic_upstream.requests[1].json["messages"]
+    assert [b["id"] for b in turns[1]["content"]] == ["toolu_0", "toolu_1"]
+    assert turns[2]["content"] == [
+        {"type": "tool_result", "tool_use_id": "toolu_0", "content": "result 0"},
+        {"type": "tool_result", "tool_use_id": "toolu_1", "content": "result 1"},
+    ]
+    assert end.finish_reason == "stop"

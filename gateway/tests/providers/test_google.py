@@ -602,3 +602,32 @@ async def test_closing_the_stream_early_closes_the_upstream_connection(gemini_up
             break
         await asyncio.sleep(0.05)
     assert gemini_upstream.disconnects == 1
+
+
+async def test_streamed_tool_call_round_trip_keeps_the_thought_signature(gemini_upstream, gemini_target):
+    signature = base64.b64encode(b"streamed-signature").decode()
+    gemini_upstream.push({"kind": "tool", "signature": signature})
+    deltas, _ = await collect(chat(user("Weather?"), tools=[WEATHER_TOOL], stream=True), gemini_target)
+    call = next(c for d in deltas for c in d["delta"].get("tool_calls") or [])
+    assistant = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [{k: call[k] for k in ("id", "type", "function")}],
+    }
+    follow_up = chat(
+        user("Weather?"),
+        assistant,
+        {"role": "tool", "tool_call_id": call["id"], "content": "sunny"},
+        tools=[WEATHER_TOOL],
+        stream=True,
+    )
+    deltas, end = await collect(follow_up, gemini_target)
+
+    contents = sent(gemini_upstream, 1)["contents"]
+    assert contents[1]["parts"] == [
+        {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}, "thoughtSignature": signature}
+    ]
+    assert contents[2]["parts"] == [
+        {"functionResponse": {"name": "get_weather", "response": {"content": "sunny"}}}
+    ]
+    assert end.finish_reason == "stop"
