@@ -63,6 +63,8 @@ SUPPORTED = frozenset(
         "n",
         "frequency_penalty",
         "presence_penalty",
+        "logprobs",
+        "top_logprobs",
         "tools",
         "tool_choice",
         "response_format",
@@ -285,6 +287,10 @@ def build_config(request: dict[str, Any], target: Target, system: list[dict[str,
     ):
         if request.get(ours) is not None:
             config[theirs] = request[ours]
+    if request.get("logprobs"):
+        config["response_logprobs"] = True
+        if request.get("top_logprobs"):
+            config["logprobs"] = int(request["top_logprobs"])
     if (request.get("n") or 1) > 1:
         config["candidate_count"] = int(request["n"])
     stops = stop_sequences(request)
@@ -341,6 +347,25 @@ def usage_from(raw: Any) -> Usage | None:
     )
 
 
+def _logprob(candidate: Any) -> dict[str, Any]:
+    token = candidate.token or ""
+    return {"token": token, "logprob": candidate.log_probability or 0.0, "bytes": list(token.encode())}
+
+
+def logprobs_from(result: Any) -> dict[str, Any] | None:
+    """Gemini's logprobsResult → OpenAI's ``choice.logprobs`` (chosen token, then alternatives)."""
+    if result is None or not result.chosen_candidates:
+        return None
+    tops = result.top_candidates or []
+    content = []
+    for i, chosen in enumerate(result.chosen_candidates):
+        entry = _logprob(chosen)
+        alternatives = (tops[i].candidates or []) if i < len(tops) else []
+        entry["top_logprobs"] = [_logprob(c) for c in alternatives]
+        content.append(entry)
+    return {"content": content, "refusal": None}
+
+
 def _split_parts(parts: Any, exclude_reasoning: bool) -> tuple[str, str, list[dict[str, Any]]]:
     texts, thoughts, calls = [], [], []
     for part in parts or []:
@@ -373,7 +398,7 @@ def completion_from(response: Any, *, exclude_reasoning: bool = False) -> Comple
                     content=text if text or not calls else None, tool_calls=calls, reasoning=thoughts
                 ),
                 "finish_reason": finish_reason_for(native, bool(calls)),
-                "logprobs": None,
+                "logprobs": logprobs_from(candidate.logprobs_result),
             }
         )
     if not choices:
@@ -631,5 +656,7 @@ class _StreamState:
             if candidate.finish_reason is not None:
                 self.finish[index] = _value(candidate.finish_reason)
             if delta:
-                choices.append(delta_choice(delta, index=index))
+                choice = delta_choice(delta, index=index)
+                choice["logprobs"] = logprobs_from(candidate.logprobs_result)
+                choices.append(choice)
         return choices

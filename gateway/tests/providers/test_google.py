@@ -425,7 +425,6 @@ async def test_generation_parameters_are_translated(gemini_upstream, gemini_targ
         stop="END",
         presence_penalty=0.5,
         frequency_penalty=0.25,
-        logprobs=True,
         user="u-1",
     )
     await GoogleAdapter().complete(request, gemini_target)
@@ -455,12 +454,34 @@ async def test_several_choices_come_from_candidate_count(gemini_upstream, gemini
 
 
 async def test_required_parameters_the_provider_lacks_are_refused_by_name(gemini_upstream, gemini_target):
-    request = chat(user("hi"), logprobs=True, top_logprobs=3, provider={"require_parameters": True})
+    request = chat(user("hi"), logit_bias={"1": 5}, verbosity="low", provider={"require_parameters": True})
     with pytest.raises(UpstreamError) as caught:
         await GoogleAdapter().complete(request, gemini_target)
     assert (caught.value.kind, caught.value.status) == ("invalid_request", 400)
-    assert "logprobs" in caught.value.message and "top_logprobs" in caught.value.message
+    assert "logit_bias" in caught.value.message and "verbosity" in caught.value.message
     assert gemini_upstream.requests == []
+
+
+async def test_logprobs_come_back_in_openai_shape(gemini_upstream, gemini_target):
+    request = chat(user("abcdefgh"), logprobs=True, top_logprobs=2)
+    result = await GoogleAdapter().complete(request, gemini_target)
+    deltas, _ = await collect(request, gemini_target)
+
+    config = sent(gemini_upstream)["generationConfig"]
+    assert (config["responseLogprobs"], config["logprobs"]) == (True, 2)
+    content = result.choices[0]["logprobs"]["content"]
+    assert "".join(t["token"] for t in content) == "echo: abcdefgh"
+    assert content[0] == {
+        "token": "echo",
+        "logprob": -0.5,
+        "bytes": list(b"echo"),
+        "top_logprobs": [
+            {"token": "echo", "logprob": -0.5, "bytes": list(b"echo")},
+            {"token": "?", "logprob": -3.0, "bytes": list(b"?")},
+        ],
+    }
+    streamed = [t["token"] for d in deltas if d.get("logprobs") for t in d["logprobs"]["content"]]
+    assert "".join(streamed) == "echo: abcdefgh"
 
 
 async def test_base_url_with_a_version_suffix_is_understood(gemini_upstream):
