@@ -692,3 +692,20 @@ async def test_streamed_tool_call_round_trip(anthropic_upstream, anthropic_targe
         {"type": "tool_result", "tool_use_id": "toolu_1", "content": "result 1"},
     ]
     assert end.finish_reason == "stop"
+
+
+async def test_sampling_that_thinking_forbids_is_dropped_or_refused_when_required(
+    anthropic_upstream, anthropic_target
+):
+    request = chat(user("hi"), reasoning_effort="medium", temperature=0.2, top_p=0.99, max_tokens=8000)
+    await AnthropicAdapter().complete(request, anthropic_target)
+    sent = anthropic_upstream.requests[0].json
+    assert sent["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    assert "temperature" not in sent and sent["top_p"] == 0.99
+
+    with pytest.raises(UpstreamError) as caught:
+        await AnthropicAdapter().complete(
+            request | {"provider": {"require_parameters": True}}, anthropic_target
+        )
+    assert caught.value.status == 400 and "temperature" in caught.value.message
+    assert len(anthropic_upstream.requests) == 1
