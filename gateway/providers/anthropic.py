@@ -387,6 +387,8 @@ def completion_from(message: Any, *, exclude_reasoning: bool = False) -> Complet
 
 # ----------------------------------------------------------------------------- errors
 
+# A provider that says when to come back, whether rate-limited or overloaded.
+_RETRY_AFTER_KINDS = frozenset({"rate_limit", "overloaded"})
 _KINDS_BY_TYPE = {
     "invalid_request_error": ("invalid_request", 400),
     "request_too_large": ("invalid_request", 400),
@@ -433,7 +435,7 @@ def map_error(exc: BaseException, *, streaming: bool = False) -> UpstreamError:
             kind=kind,
             status=status,
             message=f"{PROVIDER}: {detail}",
-            retry_after=retry_after_seconds(exc.response.headers) if kind == "rate_limit" else None,
+            retry_after=retry_after_seconds(exc.response.headers) if kind in _RETRY_AFTER_KINDS else None,
             native_status=exc.status_code,
             extra={"type": error_type} if error_type else {},
         )

@@ -424,6 +424,8 @@ def completion_from(response: Any, *, exclude_reasoning: bool = False) -> Comple
 
 # ----------------------------------------------------------------------------- errors
 
+# A provider that says when to come back, whether rate-limited or overloaded.
+_RETRY_AFTER_KINDS = frozenset({"rate_limit", "overloaded"})
 _KINDS_BY_STATUS = {
     "INVALID_ARGUMENT": ("invalid_request", 400),
     "FAILED_PRECONDITION": ("invalid_request", 400),
@@ -470,7 +472,7 @@ def map_error(exc: BaseException, *, streaming: bool = False) -> UpstreamError:
             kind=kind,
             status=gateway_status,
             message=f"{PROVIDER}: {exc.message or status}",
-            retry_after=_retry_delay(exc) if kind == "rate_limit" else None,
+            retry_after=_retry_delay(exc) if kind in _RETRY_AFTER_KINDS else None,
             native_status=exc.code,
             extra={"type": status} if status else {},
         )

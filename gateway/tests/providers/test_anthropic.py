@@ -507,8 +507,7 @@ async def test_provider_errors_map_to_gateway_statuses(
         else:
             await AnthropicAdapter().complete(chat(user("hi")), anthropic_target)
     assert (caught.value.kind, caught.value.status) == (kind, status)
-    if kind == "rate_limit":
-        assert caught.value.retry_after == 7.0
+    assert caught.value.retry_after == {"rate_limit": 7.0, "overloaded": 2.0}.get(kind)
     assert caught.value.retryable == (kind in {"rate_limit", "overloaded", "server", "timeout", "connect"})
     assert "sk-test-upstream" not in caught.value.message
     assert len(anthropic_upstream.requests) == 1  # the SDK never retries on its own
