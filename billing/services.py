@@ -459,7 +459,9 @@ def checkout_start(*, account: CreditAccount, amount_usd: Decimal, success_url: 
     """Open a Stripe Checkout Session for ``amount_usd`` and return its URL.
 
     The Payment row records what was asked for; the webhook credits exactly that.
-    No transaction is held open across the network call.
+    No transaction is held open across the network call. The customer gets the
+    session's URL only after its Payment row is saved, so no one can pay for a
+    session the webhook would not recognise.
     """
     if not stripe_configured():
         raise CheckoutRefused("Card payments are not configured.")
