@@ -51,6 +51,8 @@ def test_sdk_non_streaming(world, model):
     assert completion.choices[0].message.content == "Hello from the SDK"
     assert completion.model == model
     assert completion.id == raw.headers["x-generation-id"]
+    assert raw.headers["x-request-id"]  # the one middleware the API path keeps
+    assert "x-frame-options" not in raw.headers  # the site's middleware is skipped
     assert completion.usage.prompt_tokens > 0 and completion.usage.completion_tokens == 5
     assert before - customer.balance() == _nanos(completion.usage) > 0
     assert_completion(raw.http_response.json())
