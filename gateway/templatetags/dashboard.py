@@ -19,6 +19,18 @@ def usd(nanos: int | None, places: int = 2) -> str:
 
 
 @register.filter
+def balance(nanos: int | None) -> str:
+    """A balance to the nano-dollar that matters: ``$5.00``, ``$4.999964`` after a tiny charge.
+
+    Rounding a balance to cents would hide the effect of the cheap requests most users make.
+    """
+    text = format_usd(int(nanos or 0), 6)
+    whole, _, frac = text.partition(".")
+    frac = frac.rstrip("0")
+    return f"{whole}.{frac.ljust(2, '0')}"
+
+
+@register.filter
 def cost(nanos: int | None) -> str:
     """A single request's cost: six places, because most cost fractions of a cent."""
     return format_usd(int(nanos or 0), 6)
