@@ -133,5 +133,5 @@ def compact_usd(usd: float) -> str:
                 break
         return f"${usd:.{places}f}".rstrip("0").rstrip(".")
     if usd < 10:
-        return f"${usd:.2f}"
+        return "$" + f"{usd:.3f}".rstrip("0").rstrip(".")
     return "$" + compact_number(usd)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django import template
+from django.utils.html import format_html
 
 from billing.money import format_usd
 from gateway.charts import compact_number
@@ -28,6 +29,14 @@ def balance(nanos: int | None) -> str:
     whole, _, frac = text.partition(".")
     frac = frac.rstrip("0")
     return f"{whole}.{frac.ljust(2, '0')}"
+
+
+@register.filter
+def balance_html(nanos: int | None) -> str:
+    """``balance`` with the digits past the cents set smaller, so large figures still fit."""
+    text = balance(nanos)
+    whole, _, frac = text.partition(".")
+    return format_html('{}.{}<span class="sub-cents">{}</span>', whole, frac[:2], frac[2:])
 
 
 @register.filter

@@ -67,6 +67,12 @@ def _unlabelled_controls(page) -> list[str]:
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_every_page_in_both_themes(chromium, live_server_url, demo, screenshot_dir, scheme):
     context = chromium.new_context(viewport={"width": 1360, "height": 900}, color_scheme=scheme)
+    anon = context.new_page()
+    for name, path in (("login", "/accounts/login/"), ("signup", "/accounts/signup/")):
+        anon.goto(f"{live_server_url}{path}")
+        assert _unlabelled_controls(anon) == [], path
+        anon.screenshot(path=screenshot_dir / f"{name}-{scheme}.png", full_page=True)
+    anon.close()
     page = login(context, live_server_url, EMAIL, PASSWORD)
     gen_id = Generation.objects.filter(user__email=EMAIL, completion_text__isnull=False).values_list(
         "id", flat=True
