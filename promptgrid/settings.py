@@ -318,5 +318,6 @@ LOGGING = {
         "django": {"level": LOG_LEVEL},
         "django.server": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},  # the provider SDKs' HTTP client logs every request at INFO
     },
 }
