@@ -21,19 +21,22 @@ from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.exception import convert_exception_to_response
 
 from gateway.errors import error_body
+from promptgrid.observability.request_id import RequestIdMiddleware
 
 HOT_PATHS = frozenset({"/api/v1/chat/completions", "/api/v1/generation"})
 
 
 class ApiHandler(ASGIHandler):
-    """Django's ASGI handler with an empty middleware chain."""
+    """Django's ASGI handler with no site middleware: only the request id (async, no thread hop)."""
 
     def load_middleware(self, is_async: bool = False) -> None:
         self._view_middleware = []
         self._template_response_middleware = []
         self._exception_middleware = []
         get_response = self._get_response_async if is_async else self._get_response
-        self._middleware_chain = convert_exception_to_response(get_response)
+        self._middleware_chain = convert_exception_to_response(
+            RequestIdMiddleware(convert_exception_to_response(get_response))
+        )
 
 
 async def _refuse(send: Any, status: int, message: str) -> None:
