@@ -22,7 +22,7 @@ from promptgrid.observability.request_id import current_request_id
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.
 _STANDARD_ATTRS = frozenset(
     vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()
-    | {"message", "asctime", "request_id", "taskName"}
+    | {"message", "asctime", "request_id", "taskName", "color_message"}  # color_message: uvicorn's ANSI copy
 )
 
 _SECRET_PATTERNS = (
