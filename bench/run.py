@@ -293,8 +293,7 @@ def prepare(cfg: Config, target: Target, fake: Service) -> None:
         log(f"{target.name}: sanity check failed: {problem}")
         return
     log(f"{target.name}: warm-up")
-    loadgen.run_wrk(target.url, body_file=cfg.body_file, key=target.key, connections=32, seconds=2)
-    time.sleep(0.5)
+    warm_up(cfg, target.url, target.key)
     workers = _workers(target, fake)
     target.results.update(
         workers=len(workers),
@@ -303,6 +302,18 @@ def prepare(cfg: Config, target: Target, fake: Service) -> None:
         runs={phase: [] for phase in PHASES},
         cpu={phase: [0.0, 0, 0.0] for phase in PHASES},  # server CPU s, requests, fake CPU s
     )
+
+
+def warm_up(cfg: Config, url: str, key: str) -> None:
+    """Load until throughput settles (two 2 s rounds within 25 %, at most 5 rounds): every worker
+    must have imported its clients and filled its caches before anything is measured."""
+    previous = 0.0
+    for _ in range(5):
+        rps = loadgen.run_wrk(url, body_file=cfg.body_file, key=key, connections=32, seconds=2).rps
+        if previous and abs(rps - previous) <= 0.25 * max(rps, previous):
+            break
+        previous = rps
+    time.sleep(0.5)
 
 
 PHASES = ("c1", "c32", "c128", "ttft", "s32")
@@ -463,7 +474,7 @@ def measure_server(cfg: Config, service: Service, url: str, key: str) -> dict[st
         problem = sanity_check(probe)
         if problem:
             return {"error": problem}
-        loadgen.run_wrk(url, body_file=cfg.body_file, key=key, connections=32, seconds=2)
+        warm_up(cfg, url, key)
         pids = service.pids()
         cpu0 = tree_cpu_seconds(pids)
         with RssSampler(service.worker_pids(), interval=0.25) as rss:
