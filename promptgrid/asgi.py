@@ -11,11 +11,15 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from promptgrid.hotpath import LeanASGIHandler, split_http  # noqa: E402
 from promptgrid.routing import websocket_urlpatterns  # noqa: E402
+
+# The chat API skips the dashboard's middleware (promptgrid/hotpath.py explains why).
+http_application = split_http(django_asgi_app, LeanASGIHandler())
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": http_application,
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
