@@ -167,7 +167,7 @@ MIDDLEWARE_VARIANTS = (
         "bench.forwarder.settings_stack",
     ),
     (
-        "PromptGrid's settings, API handler with SecurityMiddleware only",
+        "PromptGrid's settings, the gateway's API handler (no middleware)",
         "bench.forwarder.asgi_lean:application",
         "bench.forwarder.settings_stack",
     ),

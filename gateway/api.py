@@ -204,7 +204,6 @@ async def _complete(flight: Flight, adapter: Any, body: dict[str, Any]) -> HttpR
         "created": flight.created,
         "model": flight.target.model_slug,
         "provider": flight.target.provider_name,
-        "system_fingerprint": None,
         "choices": completion.choices,
         "usage": usage_body(completion.usage, cost),
     }

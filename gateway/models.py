@@ -56,6 +56,21 @@ class Generation(models.Model):
             models.Index(fields=["user", "model_slug", "-created_at"]),
             models.Index(fields=["user", "api_key", "-created_at"]),
             models.Index(fields=["user", "status", "-created_at"]),
+            # The dashboard overview aggregates a user's last 30 days from this index alone
+            # (index-only scan on PostgreSQL; other databases ignore INCLUDE).
+            models.Index(
+                fields=["user", "created_at"],
+                include=[
+                    "model_slug",
+                    "status",
+                    "cost_nanos",
+                    "prompt_tokens",
+                    "completion_tokens",
+                    "latency_ms",
+                    "ttft_ms",
+                ],
+                name="generation_user_usage_cover",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -76,13 +76,28 @@ def _tool_id(call_id: str) -> str:
     return _ID_CHARS.sub("_", split_call_id(call_id)[0]) or "toolu"
 
 
+def _cached(block: dict[str, Any], part: dict[str, Any]) -> dict[str, Any]:
+    """Keep a part's Anthropic-style ``cache_control`` breakpoint (OpenRouter passes them too)."""
+    if isinstance(part.get("cache_control"), dict):
+        block["cache_control"] = part["cache_control"]
+    return block
+
+
+def _system_blocks(content: Any) -> list[dict[str, Any]]:
+    return [
+        _cached({"type": "text", "text": part["text"]}, part)
+        for part in parts_of(content)
+        if part.get("type") == "text" and (part.get("text") or "").strip()
+    ]
+
+
 def _user_blocks(content: Any) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     for part in parts_of(content):
         kind = part.get("type")
         if kind == "text":
             if (part.get("text") or "").strip():  # Anthropic rejects blank text blocks
-                blocks.append({"type": "text", "text": part["text"]})
+                blocks.append(_cached({"type": "text", "text": part["text"]}, part))
         elif kind == "image_url":
             url = image_url_of(part)
             inline = parse_data_url(url)
@@ -92,7 +107,7 @@ def _user_blocks(content: Any) -> list[dict[str, Any]]:
                 source = {"type": "url", "url": url}  # Anthropic fetches it
             else:
                 raise invalid("image URLs must be http(s) or data: URLs")
-            blocks.append({"type": "image", "source": source})
+            blocks.append(_cached({"type": "image", "source": source}, part))
         elif kind == "file":
             mime, data = file_data_of(part)
             if mime != "application/pdf":
@@ -154,9 +169,7 @@ def convert_messages(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any
     for message in messages:
         role = message.get("role")
         if role in ("system", "developer"):
-            text = text_of(message.get("content"))
-            if text.strip():
-                system.append({"type": "text", "text": text})
+            system.extend(_system_blocks(message.get("content")))
         elif role == "user":
             add("user", _user_blocks(message.get("content")))
         elif role == "assistant":
@@ -513,6 +526,7 @@ class _StreamState:
         # Anthropic's block index counts text and thinking blocks too; OpenAI's
         # tool-call index counts tool calls only.
         self.tool_index_by_block: dict[int, int] = {}
+        self.tools_with_arguments: set[int] = set()
         self.thinking_blocks: dict[int, int] = {}
 
     def usage(self) -> Usage:
@@ -570,6 +584,7 @@ class _StreamState:
                 index = self.tool_index_by_block.get(event.index)
                 if index is None or not delta.partial_json:
                     return None
+                self.tools_with_arguments.add(index)
                 return [
                     delta_choice(
                         {"tool_calls": [{"index": index, "function": {"arguments": delta.partial_json}}]}
@@ -587,6 +602,12 @@ class _StreamState:
                     "index": self.thinking_blocks.get(event.index, 0),
                 }
                 return [delta_choice({"reasoning_details": [detail]})]
+            return None
+        if kind == "content_block_stop":
+            index = self.tool_index_by_block.get(event.index)
+            if index is not None and index not in self.tools_with_arguments:
+                # A call without input streams no JSON; OpenAI clients expect "{}" to parse.
+                return [delta_choice({"tool_calls": [{"index": index, "function": {"arguments": "{}"}}]})]
             return None
         if kind == "message_delta":
             self.stop_reason = event.delta.stop_reason or self.stop_reason

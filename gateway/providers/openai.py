@@ -90,10 +90,18 @@ def _error_message(body: Any, fallback: str) -> str:
     return fallback
 
 
+def _refused(exc: BaseException) -> bool:
+    """The aiohttp transport reports a refused connection as a ConnectTimeout; tell them apart."""
+    cause = exc.__cause__ if isinstance(exc, openai.APITimeoutError) else exc
+    return isinstance(cause, httpx2.ConnectTimeout) and "Connect call failed" in str(cause)
+
+
 def classify(exc: BaseException, target: Target) -> UpstreamError:
     """Map an SDK or transport failure to an UpstreamError (status the client will see)."""
     if isinstance(exc, UpstreamError):
         return exc
+    if _refused(exc):
+        return UpstreamError("connect", f"Could not reach {target.provider_name}: connection failed.")
     if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException | TimeoutError):
         return UpstreamError("timeout", f"{target.provider_name} timed out.", status=504)
     if isinstance(exc, openai.APIStatusError):

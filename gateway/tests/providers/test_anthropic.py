@@ -581,3 +581,69 @@ def test_fake_accepts_the_documented_x_api_key_header_too(anthropic_upstream: Fa
     )
     with urllib.request.urlopen(request, timeout=5) as response:
         assert json.loads(response.read())["content"][0]["text"] == "echo: yo"
+
+
+async def test_cache_control_breakpoints_are_kept_for_prompt_caching(anthropic_upstream, anthropic_target):
+    breakpoint_ = {"type": "ephemeral"}
+    request = chat(
+        {
+            "role": "system",
+            "content": [
+                {"type": "text", "text": "A long, stable preamble.", "cache_control": breakpoint_},
+                {"type": "text", "text": "Today's note."},
+            ],
+        },
+        user(
+            [
+                {"type": "text", "text": "Big document", "cache_control": breakpoint_},
+                {"type": "text", "text": "Q?"},
+            ]
+        ),
+    )
+    await AnthropicAdapter().complete(request, anthropic_target)
+    sent = anthropic_upstream.requests[0].json
+    assert sent["system"] == [
+        {"type": "text", "text": "A long, stable preamble.", "cache_control": {"type": "ephemeral"}},
+        {"type": "text", "text": "Today's note."},
+    ]
+    assert sent["messages"][0]["content"][0]["cache_control"] == {"type": "ephemeral"}
+    assert "cache_control" not in sent["messages"][0]["content"][1]
+
+
+async def test_signed_thinking_handed_back_precedes_the_tool_call_it_led_to(
+    anthropic_upstream, anthropic_target
+):
+    anthropic_upstream.push({"kind": "tool"})
+    first = await AnthropicAdapter().complete(chat(user("Weather?"), tools=[WEATHER_TOOL]), anthropic_target)
+    message = first.choices[0]["message"] | {
+        "reasoning_details": [
+            {
+                "type": "reasoning.text",
+                "text": "I should call it.",
+                "signature": "sig-9",
+                "format": "anthropic-claude-v1",
+            }
+        ]
+    }
+    follow_up = chat(
+        user("Weather?"),
+        message,
+        {"role": "tool", "tool_call_id": message["tool_calls"][0]["id"], "content": "sunny"},
+        tools=[WEATHER_TOOL],
+    )
+    await AnthropicAdapter().complete(follow_up, anthropic_target)
+    assistant = anthropic_upstream.requests[1].json["messages"][1]["content"]
+    assert assistant[0] == {"type": "thinking", "thinking": "I should call it.", "signature": "sig-9"}
+    assert assistant[1]["type"] == "tool_use"
+
+
+async def test_a_streamed_call_without_input_still_gets_parseable_arguments(
+    anthropic_upstream, anthropic_target
+):
+    anthropic_upstream.push({"kind": "tool", "input": {}})
+    deltas, end = await collect(
+        AnthropicAdapter(), chat(user("Ping?"), tools=[WEATHER_TOOL]), anthropic_target
+    )
+    calls = streamed_tool_calls(deltas)
+    assert [json.loads(c["arguments"]) for c in calls] == [{}]
+    assert end.finish_reason == "tool_calls"
