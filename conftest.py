@@ -6,7 +6,8 @@ import socket
 
 import pytest
 
-pytest_plugins = ["tests.fixtures"]
+# tests.secret_scan fails the run if a log line contains an API key secret or a provider credential.
+pytest_plugins = ["tests.fixtures", "tests.secret_scan"]
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex

@@ -121,6 +121,7 @@ class KeyDetailView(APIView):
     permission_classes = [CanManageKeys]
 
     def _key(self, request: Request, ref: str) -> ApiKey:
+        # ``ref`` is the key's hash (OpenRouter's name for a key) or its id.
         return selectors.api_key_get_for_user(user=request.user, key_id=ref, include_revoked=False)
 
     @extend_schema(operation_id="getKey", tags=_TAGS, responses=KeyDetailSerializer, summary="Get one key")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -39,6 +40,10 @@ def check_allowed_models(
         return []
     known = enabled_model_slugs()
     return [m for m in new if m not in known]
+
+
+def _minute(value: datetime) -> datetime:
+    return value.replace(second=0, microsecond=0)
 
 
 class ApiKeyForm(forms.Form):
@@ -107,8 +112,10 @@ class ApiKeyForm(forms.Form):
 
     def clean_expires_at(self):
         value = self.cleaned_data.get("expires_at")
-        unchanged = self.key is not None and value == self.key.expires_at
-        if value is not None and value <= timezone.now() and not unchanged:
+        current = self.key.expires_at if self.key is not None else None
+        if value is not None and current is not None and _minute(value) == _minute(current):
+            return current  # shown to the minute; left as it was (even if already past)
+        if value is not None and value <= timezone.now():
             raise forms.ValidationError("Choose a time in the future.")
         return value
 

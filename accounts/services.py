@@ -11,11 +11,13 @@ from datetime import datetime
 from typing import Any, Final
 
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from accounts import keyauth
 from accounts.models import ApiKey, UserSettings
 from accounts.secrets import hash_secret, mask_secret, new_api_key_secret
+from billing.periods import period_start
 
 
 class KeyRevoked(Exception):
@@ -92,8 +94,9 @@ def api_key_update(
 ) -> ApiKey:
     """Change the given fields of a key that is not revoked; others stay as they are.
 
-    Spend counters are billing's and are left alone: lowering a limit below what
-    was already spent simply stops the key until the period resets.
+    Spend counters are billing's and are left alone (lowering a limit below what was
+    already spent simply stops the key until the period resets), except that a new
+    reset rule recounts the period counter for the new period (``_rebase_period``).
     """
     locked = _lock(key)
     changes = {
@@ -107,12 +110,36 @@ def api_key_update(
         "disabled": disabled,
     }
     fields = [field for field, value in changes.items() if value is not UNSET]
+    if limit_reset is not UNSET and limit_reset != locked.limit_reset:
+        fields += _rebase_period(locked, limit_reset)
     for field in fields:
-        setattr(locked, field, changes[field])
+        if field in changes:
+            setattr(locked, field, changes[field])
     if fields:
         locked.save(update_fields=[*fields, "updated_at"])
         _forget(locked)
     return locked
+
+
+def _rebase_period(key: ApiKey, new_reset: str) -> list[str]:
+    """Start the key's period spend counter over for a new reset rule; returns the changed fields.
+
+    Billing keeps ``period_usage_nanos`` for the current period only, so after a switch
+    (say daily to monthly) it would count just today. Recount the new period from the
+    key's generations, whose costs are what billing charged. The key row is locked by
+    the caller: a settlement racing this waits on that lock and adds its charge after.
+    """
+    from gateway.models import Generation
+
+    start = period_start(new_reset, timezone.now())
+    if start is None:  # a total limit counts ``usage_nanos``; the period counter is unused
+        return []
+    spent = Generation.objects.filter(
+        user_id=key.user_id, api_key_id=key.pk, created_at__gte=start
+    ).aggregate(total=Sum("cost_nanos", default=0))["total"]
+    key.period_usage_nanos = spent
+    key.period_start = start
+    return ["period_usage_nanos", "period_start"]
 
 
 def api_key_disable(*, key: ApiKey) -> ApiKey:
@@ -148,6 +175,11 @@ def user_settings_update(*, user: Any, log_prompts: bool, log_retention_days: in
     prefs.log_retention_days = log_retention_days
     prefs.save(update_fields=["log_prompts", "log_retention_days"])
     # Cached key lookups carry ``log_prompts``; let this process see the change now.
+    user_keys_forget(user=user)
+    return prefs
+
+
+def user_keys_forget(*, user: Any) -> None:
+    """Drop this process's cached lookups of the user's keys (they carry user settings)."""
     for secret_hash in ApiKey.objects.filter(user=user).values_list("secret_hash", flat=True):
         keyauth.forget(secret_hash)
-    return prefs

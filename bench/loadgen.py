@@ -61,6 +61,31 @@ def parse_wrk_output(output: str) -> WrkResult:
     )
 
 
+def merge_wrk(results: list[WrkResult]) -> WrkResult | None:
+    """Rounds of one phase as one: counts add up; percentiles are the median of the rounds'."""
+    if not results:
+        return None
+
+    def mid(values: list[float]) -> float:
+        return (
+            sorted(values)[len(values) // 2]
+            if len(values) % 2
+            else sum(sorted(values)[len(values) // 2 - 1 :][:2]) / 2
+        )
+
+    return WrkResult(
+        requests=sum(r.requests for r in results),
+        seconds=sum(r.seconds for r in results),
+        errors=sum(r.errors for r in results),
+        status_errors=sum(r.status_errors for r in results),
+        p50_ms=mid([r.p50_ms for r in results]),
+        p90_ms=mid([r.p90_ms for r in results]),
+        p99_ms=mid([r.p99_ms for r in results]),
+        max_ms=max(r.max_ms for r in results),
+        mean_ms=sum(r.mean_ms * r.requests for r in results) / max(sum(r.requests for r in results), 1),
+    )
+
+
 def run_wrk(
     url: str, *, body_file: Path, key: str = "", connections: int, seconds: float, timeout_s: int = 10
 ) -> WrkResult:
@@ -100,6 +125,21 @@ class StreamStats:
     def error(self, kind: str) -> None:
         self.errors += 1
         self.error_kinds[kind] = self.error_kinds.get(kind, 0) + 1
+
+
+def merge_streams(results: list[StreamStats]) -> StreamStats | None:
+    if not results:
+        return None
+    merged = StreamStats()
+    for stats in results:
+        merged.ttft_ms += stats.ttft_ms
+        merged.total_ms += stats.total_ms
+        merged.errors += stats.errors
+        for kind, count in stats.error_kinds.items():
+            merged.error_kinds[kind] = merged.error_kinds.get(kind, 0) + count
+        merged.max_open = max(merged.max_open, stats.max_open)
+        merged.seconds += stats.seconds
+    return merged
 
 
 def _headers(key: str) -> dict[str, str]:

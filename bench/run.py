@@ -62,6 +62,7 @@ class Config:
     server: str
     workers: int
     seconds: float
+    rounds: int
     slow_streams: int
     slow_chunks: int
     slow_chunk_ms: float
@@ -72,6 +73,8 @@ class Config:
     work: Path
     command: str
     no_readme: bool
+    pg_env: dict[str, str]
+    skip: frozenset[str]
 
     @property
     def body_file(self) -> Path:
@@ -135,16 +138,40 @@ def fake_service(cfg: Config, name: str, *, chunks: int = 20, chunk_ms: float = 
 
 
 def forwarder_service(
-    cfg: Config, upstream: str, *, server: str, workers: int, name: str = "forwarder"
+    cfg: Config,
+    upstream: str,
+    *,
+    server: str,
+    workers: int,
+    name: str = "forwarder",
+    app: str = "bench.forwarder.asgi:application",
+    env: dict[str, str] | None = None,
 ) -> Service:
     port = free_port()
     return Service(
         name=name,
-        argv=server_argv(server, "bench.forwarder.asgi:application", port, workers),
+        argv=server_argv(server, app, port, workers),
         port=port,
-        env={"DJANGO_SETTINGS_MODULE": "bench.forwarder.settings", "BENCH_UPSTREAM": upstream},
+        env={"DJANGO_SETTINGS_MODULE": "bench.forwarder.settings", **(env or {}), "BENCH_UPSTREAM": upstream},
         log_path=cfg.work / f"{name}.log",
     )
+
+
+# The forwarder (aiohttp) under three middleware set-ups: what PromptGrid's HTML stack costs
+# an API call, and what an API-only handler gets back.
+MIDDLEWARE_VARIANTS = (
+    ("bare Django (no apps, no middleware)", "bench.forwarder.asgi:application", "bench.forwarder.settings"),
+    (
+        "PromptGrid's settings and full middleware",
+        "bench.forwarder.asgi:application",
+        "bench.forwarder.settings_stack",
+    ),
+    (
+        "PromptGrid's settings, the gateway's API handler (no middleware)",
+        "bench.forwarder.asgi_lean:application",
+        "bench.forwarder.settings_stack",
+    ),
+)
 
 
 def promptgrid_env(cfg: Config, upstream: str) -> dict[str, str]:
@@ -157,17 +184,24 @@ def promptgrid_env(cfg: Config, upstream: str) -> dict[str, str]:
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "OPENAI_BASE_URL": upstream,
         "OPENAI_API_KEY": "sk-bench-dummy",
-        "LOG_LEVEL": "WARNING",
+        **cfg.pg_env,
     }
 
 
 def promptgrid_service(
-    cfg: Config, upstream: str, env: dict[str, str], *, server: str, workers: int, name: str = "promptgrid"
+    cfg: Config,
+    upstream: str,
+    env: dict[str, str],
+    *,
+    server: str,
+    workers: int,
+    name: str = "promptgrid",
+    app: str = "promptgrid.asgi:application",
 ) -> Service:
     port = free_port()
     return Service(
         name=name,
-        argv=server_argv(server, "promptgrid.asgi:application", port, workers),
+        argv=server_argv(server, app, port, workers),
         port=port,
         env={**env, "OPENAI_BASE_URL": upstream},
         log_path=cfg.work / f"{name}.log",
@@ -250,63 +284,108 @@ def db_counters(cfg: Config) -> dict[str, int] | None:
     return {"xacts": row[0], "inserted": row[1], "updated": row[2]}
 
 
-def measure(cfg: Config, target: Target, fake: Service, *, with_db: bool = False) -> None:
-    s = cfg.seconds
-    r = target.results
+def prepare(cfg: Config, target: Target, fake: Service) -> None:
+    """Sanity check, warm-up, idle memory."""
     problem = sanity_check(target)
     if problem:
         target.skipped = problem
         log(f"{target.name}: sanity check failed: {problem}")
         return
     log(f"{target.name}: warm-up")
-    loadgen.run_wrk(target.url, body_file=cfg.body_file, key=target.key, connections=32, seconds=2)
-    time.sleep(0.5)
+    warm_up(cfg, target.url, target.key)
     workers = _workers(target, fake)
-    r["workers"] = len(workers)
-    r["rss_idle_mb"] = max(rss_bytes(p) for p in workers) / MB
+    target.results.update(
+        workers=len(workers),
+        rss_idle_mb=max(rss_bytes(p) for p in workers) / MB,
+        rss_load_mb=0.0,
+        runs={phase: [] for phase in PHASES},
+        cpu={phase: [0.0, 0, 0.0] for phase in PHASES},  # server CPU s, requests, fake CPU s
+    )
 
-    log(f"{target.name}: concurrency 1")
-    c1 = loadgen.run_wrk(target.url, body_file=cfg.body_file, key=target.key, connections=1, seconds=s)
-    r["c1"] = c1
 
-    log(f"{target.name}: concurrency 32")
-    pids, fake_pids = _pids(target, fake), fake.pids()
-    db_before = db_counters(cfg) if with_db else None
+def warm_up(cfg: Config, url: str, key: str) -> None:
+    """Load until throughput settles (two 2 s rounds within 25 %, at most 5 rounds): every worker
+    must have imported its clients and filled its caches before anything is measured."""
+    previous = 0.0
+    for _ in range(5):
+        rps = loadgen.run_wrk(url, body_file=cfg.body_file, key=key, connections=32, seconds=2).rps
+        if previous and abs(rps - previous) <= 0.25 * max(rps, previous):
+            break
+        previous = rps
+    time.sleep(0.5)
+
+
+PHASES = ("c1", "c32", "c128", "ttft", "s32")
+PHASE_TITLES = {
+    "c1": "concurrency 1",
+    "c32": "concurrency 32",
+    "c128": "concurrency 128",
+    "ttft": "streaming, time to first token at concurrency 1",
+    "s32": "streaming at concurrency 32",
+}
+
+
+def run_phase(cfg: Config, target: Target, phase: str, fake: Service) -> None:
+    """One round of one phase against one target; CPU, RSS and requests are accumulated."""
+    r = target.results
+    workers, pids, fake_pids = _workers(target, fake), _pids(target, fake), fake.pids()
     cpu0, fake0 = tree_cpu_seconds(pids), tree_cpu_seconds(fake_pids)
-    with RssSampler(workers, interval=0.25) as rss32:
-        c32 = loadgen.run_wrk(target.url, body_file=cfg.body_file, key=target.key, connections=32, seconds=s)
-    cpu1, fake1 = tree_cpu_seconds(pids), tree_cpu_seconds(fake_pids)
-    r["c32"] = c32
-    r["cpu_ms"] = (cpu1 - cpu0) * 1000 / max(c32.requests, 1)
-    r["fake_cpu_ms"] = (fake1 - fake0) * 1000 / max(c32.requests, 1)
-    if db_before is not None:
-        time.sleep(2.0)  # PostgreSQL publishes a backend's statistics about a second after it idles
-        db_after = db_counters(cfg)
-        if db_after is not None:
-            n = max(c32.requests, 1)
-            r["db"] = {k: (db_after[k] - db_before[k]) / n for k in db_before}
+    with RssSampler(workers, interval=0.25) as rss:
+        if phase == "ttft":
+            body = json.dumps(STREAM_BODY).encode()
+            result: Any = loadgen.time_to_first_token(
+                target.url, body=body, key=target.key, seconds=cfg.seconds
+            )
+            served = len(result.ttft_ms)
+        else:
+            connections = {"c1": 1, "c32": 32, "c128": 128, "s32": 32}[phase]
+            body_file = cfg.stream_body_file if phase == "s32" else cfg.body_file
+            result = loadgen.run_wrk(
+                target.url, body_file=body_file, key=target.key, connections=connections, seconds=cfg.seconds
+            )
+            served = result.requests
+    acc = r["cpu"][phase]
+    acc[0] += tree_cpu_seconds(pids) - cpu0
+    acc[1] += served
+    acc[2] += tree_cpu_seconds(fake_pids) - fake0
+    r["runs"][phase].append(result)
+    r["rss_load_mb"] = max(r["rss_load_mb"], max(rss.peak.values()) / MB)
 
-    log(f"{target.name}: concurrency 128")
-    with RssSampler(workers, interval=0.25) as rss128:
-        c128 = loadgen.run_wrk(
-            target.url, body_file=cfg.body_file, key=target.key, connections=128, seconds=s
-        )
-    r["c128"] = c128
-    r["rss_load_mb"] = max(max(rss32.peak.values()), max(rss128.peak.values())) / MB
 
-    log(f"{target.name}: streaming, time to first token at concurrency 1")
-    ttft = loadgen.time_to_first_token(
-        target.url, body=json.dumps(STREAM_BODY).encode(), key=target.key, seconds=s
-    )
-    r["ttft"] = ttft
+def measure_all(cfg: Config, targets: list[Target], fake: Service, db_target: Target | None) -> None:
+    """Every phase, round after round, each round visiting every target in turn: the machine's
+    noise drifts over minutes, and interleaving spreads it evenly over the targets."""
+    live = [t for t in targets if not t.skipped]
+    db_before: dict[str, int] | None = None
+    for phase in PHASES:
+        for round_no in range(cfg.rounds):
+            log(f"{PHASE_TITLES[phase]}, round {round_no + 1}/{cfg.rounds}")
+            for target in live:
+                counting = target is db_target and phase == "c32"
+                if counting and round_no == 0:
+                    time.sleep(2.0)  # PostgreSQL publishes a backend's statistics a second after it idles
+                    db_before = db_counters(cfg)
+                run_phase(cfg, target, phase, fake)
+                if counting and round_no == cfg.rounds - 1 and db_before is not None:
+                    time.sleep(2.0)
+                    db_after = db_counters(cfg)
+                    if db_after is not None:
+                        n = max(sum(run.requests for run in target.results["runs"]["c32"]), 1)
+                        target.results["db"] = {k: (db_after[k] - db_before[k]) / n for k in db_before}
+    for target in live:
+        summarize(target)
 
-    log(f"{target.name}: streaming at concurrency 32")
-    cpu0 = tree_cpu_seconds(pids)
-    sc32 = loadgen.run_wrk(
-        target.url, body_file=cfg.stream_body_file, key=target.key, connections=32, seconds=s
-    )
-    r["stream_cpu_ms"] = (tree_cpu_seconds(pids) - cpu0) * 1000 / max(sc32.requests, 1)
-    r["s32"] = sc32
+
+def summarize(target: Target) -> None:
+    r = target.results
+    for phase in PHASES:
+        runs = r["runs"][phase]
+        r[phase] = loadgen.merge_streams(runs) if phase == "ttft" else loadgen.merge_wrk(runs)
+    cpu_s, served, fake_s = r["cpu"]["c32"]
+    r["cpu_ms"] = cpu_s * 1000 / max(served, 1)
+    r["fake_cpu_ms"] = fake_s * 1000 / max(served, 1)
+    cpu_s, served, _ = r["cpu"]["s32"]
+    r["stream_cpu_ms"] = cpu_s * 1000 / max(served, 1)
 
 
 def measure_slow_streams(cfg: Config, service: Service, url: str, key: str) -> dict[str, Any]:
@@ -337,27 +416,29 @@ def measure_slow_streams(cfg: Config, service: Service, url: str, key: str) -> d
 def profile_worker(cfg: Config, target: Target) -> str:
     """py-spy samples one worker during a concurrency-32 phase; the top functions by own time."""
     assert target.service is not None
-    worker = target.service.worker_pids()[0]
-    raw = cfg.work / f"profile-{target.name}.txt"
-    svg = RESULTS_DIR / f"profile-{target.name}.svg"
-    seconds = max(4, int(cfg.seconds))
-    spy = subprocess.Popen(
-        ["py-spy", "record", "-p", str(worker), "-d", str(seconds), "-r", "250", "-f", "raw", "-o", str(raw),
-         "--nonblocking"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
     spy_bin = Path(PYTHON).parent / "py-spy"
     if not spy_bin.exists():
-        spy.kill()
         return "py-spy is not installed (pip install -r requirements-dev.txt)"
+    worker = target.service.worker_pids()[0]
+    raw = cfg.work / f"profile-{target.name}.txt"
+    seconds = max(4, int(cfg.seconds))
+    spy = subprocess.Popen(
+        [str(spy_bin), "record", "-p", str(worker), "-d", str(seconds), "-r", "250", "-f", "raw",
+         "-o", str(raw), "--nonblocking"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
     loadgen.run_wrk(target.url, body_file=cfg.body_file, key=target.key, connections=32, seconds=seconds + 1)
-    spy.wait(30)
+    try:
+        spy.wait(30)
+    except subprocess.TimeoutExpired:
+        spy.kill()
     if not raw.exists():
         return "py-spy produced no profile"
-    return summarize_profile(raw.read_text(), svg_hint=svg)
+    (RESULTS_DIR / f"profile-{cfg.work.name}.txt").write_text(raw.read_text())
+    return summarize_profile(raw.read_text())
 
 
-def summarize_profile(collapsed: str, *, top: int = 15, svg_hint: Path | None = None) -> str:
+def summarize_profile(collapsed: str, *, top: int = 15) -> str:
     """Own-time and inclusive-time shares from py-spy's collapsed stacks."""
     own: dict[str, int] = {}
     inclusive: dict[str, int] = {}
@@ -392,13 +473,14 @@ def measure_server(cfg: Config, service: Service, url: str, key: str) -> dict[st
         problem = sanity_check(probe)
         if problem:
             return {"error": problem}
-        loadgen.run_wrk(url, body_file=cfg.body_file, key=key, connections=32, seconds=2)
+        warm_up(cfg, url, key)
         pids = service.pids()
         cpu0 = tree_cpu_seconds(pids)
         with RssSampler(service.worker_pids(), interval=0.25) as rss:
             res = loadgen.run_wrk(url, body_file=cfg.body_file, key=key, connections=32, seconds=cfg.seconds)
         cpu = (tree_cpu_seconds(pids) - cpu0) * 1000 / max(res.requests, 1)
-        return {"wrk": res, "cpu_ms": cpu, "rss_mb": max(rss.peak.values()) / MB}
+        c1 = loadgen.run_wrk(url, body_file=cfg.body_file, key=key, connections=1, seconds=cfg.seconds)
+        return {"wrk": res, "cpu_ms": cpu, "rss_mb": max(rss.peak.values()) / MB, "c1": c1}
     finally:
         service.stop()
 
@@ -439,6 +521,8 @@ def render(
     targets: list[Target],
     slow: dict[str, dict],
     sweep: list[dict],
+    middleware: list[dict],
+    bookkeeping: dict[str, Any],
     profile: str,
     started: datetime,
 ) -> str:
@@ -503,9 +587,11 @@ def render(
         f"Server (forwarder and PromptGrid): {server_label(cfg.server, cfg.workers)}; load: wrk "
         f"{wrk_version()} (2 threads; 1 at concurrency 1) and an aiohttp client for time to first token; "
         f"fake upstream: aiohttp + uvloop in its own process, no added latency, 20-event streams. "
-        f"Each phase {cfg.seconds:.0f} s after a 2 s warm-up.",
+        f"Each phase {cfg.seconds:.0f} s × {cfg.rounds} round(s), targets interleaved, after a 2 s warm-up.",
         "",
     ]
+    if cfg.pg_env:
+        out += ["PromptGrid ran with: " + ", ".join(f"`{k}={v}`" for k, v in cfg.pg_env.items()), ""]
     for t in targets:
         if t.skipped:
             out.append(f"- **{t.name}** not measured: {t.skipped}")
@@ -550,13 +636,80 @@ def render(
                 f"{res['rss_mb']:.0f} |"
             )
         out.append("")
-    out += targets_section(targets, slow)
+    if middleware:
+        out += [
+            "## Middleware on the hot path (forwarder with aiohttp, uvicorn, 2 workers)",
+            "",
+            "| set-up | req/s at c=32 | p99 (ms) | CPU per request (ms) | latency p50 at c=1 (ms) |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for res in middleware:
+            if "error" in res:
+                out.append(f"| {res['label']} | {res['error']} | | | |")
+                continue
+            w = res["wrk"]
+            out.append(
+                f"| {res['label']} | {w.rps:.0f} | {w.p99_ms:.1f} | {res['cpu_ms']:.2f} | "
+                f"{res['c1'].p50_ms:.2f} |"
+            )
+        out.append("")
+    if bookkeeping:
+        out += render_bookkeeping(bookkeeping)
+    out += targets_section(targets, slow, bookkeeping)
     if profile:
         out += ["## Profile of one PromptGrid worker at concurrency 32 (py-spy)", "", profile, ""]
     return "\n".join(out)
 
 
-def targets_section(targets: list[Target], slow: dict[str, dict]) -> list[str]:
+def render_bookkeeping(res: dict[str, Any]) -> list[str]:
+    if "error" in res:
+        return ["## Holds and settlement alone (bench.micro)", "", f"Not measured: {res['error']}", ""]
+    orm = res["orm_sync"]
+    kinds = ", ".join(f"{k} {v:.0f}" for k, v in orm["kinds"].items())
+    rows = [
+        "## Holds and settlement alone (`python -m bench.micro`)",
+        "",
+        "One thread, no HTTP: `gateway.holds.reserve` then `gateway.settlement.settle`, as a request "
+        f"does them. Statements per request through the ORM: {orm['statements']:.0f} ({kinds}), plus "
+        "BEGIN and COMMIT of the two transactions. CPU is this process's only.",
+        "",
+        "| path | round trips per request | CPU per request (ms) | wall per request (ms) |",
+        "|---|---:|---:|---:|",
+        f"| ORM (today), synchronous_commit on | {orm['round_trips']:.0f} | {orm['cpu_ms']:.2f} | "
+        f"{orm['wall_ms']:.1f} |",
+        f"| ORM (today), synchronous_commit off | {res['orm_async']['round_trips']:.0f} | "
+        f"{res['orm_async']['cpu_ms']:.2f} | {res['orm_async']['wall_ms']:.1f} |",
+        f"| prototype: two PL/pgSQL calls, synchronous_commit on | 2 | {res['prototype']['cpu_ms']:.2f} | "
+        f"{res['prototype']['wall_ms']:.1f} |",
+        "",
+    ]
+    return rows
+
+
+def measure_bookkeeping(cfg: Config, pg_env: dict[str, str]) -> dict[str, Any]:
+    log("holds and settlement alone (bench.micro)")
+    done = subprocess.run(
+        [PYTHON, "-m", "bench.micro", "--requests", "50" if cfg.quick else "150", "--json"],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            **pg_env,
+            "BENCH_DATABASE_URL": cfg.database_url,
+            "BENCH_REDIS_URL": cfg.redis_url,
+        },
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def targets_section(
+    targets: list[Target], slow: dict[str, dict], bookkeeping: dict[str, Any] | None = None
+) -> list[str]:
     direct, pg = targets[0], targets[-1]
     fwd = next((t for t in targets if t.name == "forwarder (httpx)"), None)
     if pg.skipped or not pg.results:
@@ -599,12 +752,11 @@ def targets_section(targets: list[Target], slow: dict[str, dict]) -> list[str]:
             f"| {res['streams']:,} slow streams in one process add ≤ 200 MB, no errors | "
             f"+{res['added_mb']:.0f} MB, {res['errors']} errors | {verdict(ok)} |"
         )
-    xacts = _get(pg, "db.xacts")
-    if xacts is not None:
+    if bookkeeping and "orm_sync" in bookkeeping:
+        trips = bookkeeping["orm_sync"]["round_trips"]
         lines.append(
-            f"| ≤ 2 database round trips per request | {xacts:.2f} transactions per request "
-            f"(PostgreSQL statistics; statements per transaction not counted here) | "
-            f"{verdict(xacts <= 2.05)} |"
+            f"| ≤ 2 database round trips per request (hold, settle) | {trips:.0f} "
+            f"(bench.micro; the PL/pgSQL prototype does 2) | {verdict(trips <= 2)} |"
         )
     lines.append("")
     return lines
@@ -651,10 +803,23 @@ def parse_args(argv: list[str] | None) -> Config:
     parser.add_argument("--server", choices=("uvicorn", "granian", "daphne"), default="uvicorn")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seconds", type=float, help="length of each measured phase")
+    parser.add_argument("--rounds", type=int, help="rounds of each phase (default 2; 1 with --quick)")
     parser.add_argument("--slow-streams", type=int, help="concurrent slow streams (default 1000)")
     parser.add_argument("--no-sweep", action="store_true", help="skip the server and worker comparison")
     parser.add_argument("--profile", action="store_true", help="profile a PromptGrid worker with py-spy")
     parser.add_argument("--no-readme", action="store_true", help="do not copy the table into bench/README.md")
+    parser.add_argument(
+        "--pg-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for PromptGrid's processes (repeatable), to measure a setting",
+    )
+    parser.add_argument(
+        "--skip",
+        default="",
+        help="comma-separated parts to leave out: httpx, aiohttp, promptgrid, slow, sweep, middleware",
+    )
     args = parser.parse_args(argv)
     quick = args.quick
     work = Path(tempfile.mkdtemp(prefix="promptgrid-bench-"))
@@ -663,7 +828,8 @@ def parse_args(argv: list[str] | None) -> Config:
         quick=quick,
         server=args.server,
         workers=args.workers,
-        seconds=args.seconds or (2.0 if quick else 5.0),
+        seconds=args.seconds or (2.0 if quick else 4.0),
+        rounds=args.rounds or (1 if quick else 2),
         slow_streams=args.slow_streams or 1000,
         slow_chunks=30 if quick else 40,
         slow_chunk_ms=200.0 if quick else 250.0,
@@ -673,8 +839,112 @@ def parse_args(argv: list[str] | None) -> Config:
         redis_url=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL),
         work=work,
         command=command,
-        no_readme=args.no_readme or quick,
+        no_readme=args.no_readme or quick or bool(args.pg_env) or bool(args.skip),
+        pg_env=dict(item.split("=", 1) for item in args.pg_env),
+        skip=frozenset(part.strip() for part in args.skip.split(",") if part.strip()),
     )
+
+
+class Session:
+    """The services of one run: started here, all stopped at the end whatever happens."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.services: list[Service] = []
+
+    def start(self, service: Service) -> Service:
+        self.services.append(service)
+        service.start()
+        service.wait_listening(60)
+        return service
+
+    def stop_all(self) -> None:
+        for service in reversed(self.services):
+            service.stop()
+
+
+def run_slow_streams(session: Session, pg_target: Target, pg_env: dict[str, str]) -> dict[str, dict]:
+    cfg = session.cfg
+    slow: dict[str, dict] = {}
+    log(f"slow streams: {cfg.slow_streams} at once against one worker")
+    slow_fake = session.start(
+        fake_service(cfg, "slow-fake", chunks=cfg.slow_chunks, chunk_ms=cfg.slow_chunk_ms)
+    )
+    slow_upstream = f"http://127.0.0.1:{slow_fake.port}/v1"
+    one_fwd = session.start(
+        forwarder_service(cfg, slow_upstream, server=cfg.server, workers=1, name="slow-forwarder")
+    )
+    slow["forwarder (aiohttp)"] = measure_slow_streams(
+        cfg, one_fwd, f"http://127.0.0.1:{one_fwd.port}/aiohttp/v1/chat/completions", ""
+    )
+    one_fwd.stop()
+    if not pg_target.skipped:
+        one_pg = session.start(
+            promptgrid_service(
+                cfg, slow_upstream, pg_env, server=cfg.server, workers=1, name="slow-promptgrid"
+            )
+        )
+        try:
+            slow["PromptGrid"] = measure_slow_streams(
+                cfg, one_pg, f"http://127.0.0.1:{one_pg.port}/api/v1/chat/completions", pg_target.key
+            )
+        except Exception as exc:
+            slow["PromptGrid"] = {"error": f"{type(exc).__name__}: {exc}"}
+        one_pg.stop()
+    slow_fake.stop()
+    return slow
+
+
+SWEEP = (("uvicorn", 1), ("uvicorn", 2), ("uvicorn", 3), ("granian", 2), ("daphne", 1))
+
+
+def run_sweep(session: Session, upstream: str, pg_target: Target, pg_env: dict[str, str]) -> list[dict]:
+    """PromptGrid (or the forwarder, without the gateway) under each server and worker count."""
+    cfg = session.cfg
+    if pg_target.skipped:
+        app, path, key = "forwarder (aiohttp)", "/aiohttp/v1/chat/completions", ""
+    else:
+        app, path, key = "PromptGrid", "/api/v1/chat/completions", pg_target.key
+    results = []
+    for server, workers in SWEEP:
+        label = server_label(server, workers)
+        log(f"sweep: {app} on {label}")
+        name = f"sweep-{server}-{workers}"
+        if app == "PromptGrid":
+            svc = promptgrid_service(cfg, upstream, pg_env, server=server, workers=workers, name=name)
+        else:
+            svc = forwarder_service(cfg, upstream, server=server, workers=workers, name=name)
+        session.services.append(svc)
+        try:
+            res = measure_server(cfg, svc, f"http://127.0.0.1:{svc.port}{path}", key)
+        except Exception as exc:
+            res = {"error": f"{type(exc).__name__}: {exc}"}
+        results.append({"app": app, "label": label, **res})
+    return results
+
+
+def run_middleware(session: Session, upstream: str, pg_env: dict[str, str]) -> list[dict]:
+    cfg = session.cfg
+    stack_env = pg_env or promptgrid_env(cfg, upstream)
+    results = []
+    for label, app, settings_module in MIDDLEWARE_VARIANTS:
+        log(f"middleware: {label}")
+        svc = forwarder_service(
+            cfg,
+            upstream,
+            server="uvicorn",
+            workers=2,
+            name=f"mw-{len(results)}",
+            app=app,
+            env={**stack_env, "DJANGO_SETTINGS_MODULE": settings_module},
+        )
+        session.services.append(svc)
+        try:
+            res = measure_server(cfg, svc, f"http://127.0.0.1:{svc.port}/aiohttp/v1/chat/completions", "")
+        except Exception as exc:
+            res = {"error": f"{type(exc).__name__}: {exc}"}
+        results.append({"label": label, **res})
+    return results
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -684,110 +954,61 @@ def main(argv: list[str] | None = None) -> None:
     cfg.body_file.write_text(json.dumps(BODY))
     cfg.stream_body_file.write_text(json.dumps(STREAM_BODY))
     log(f"working files in {cfg.work}")
-    services: list[Service] = []
-
-    def start(service: Service) -> Service:
-        services.append(service)
-        service.start()
-        service.wait_listening(60)
-        return service
-
+    session = Session(cfg)
     slow: dict[str, dict] = {}
     sweep: list[dict] = []
+    middleware: list[dict] = []
+    bookkeeping: dict[str, Any] = {}
     profile = ""
     try:
-        fake = start(fake_service(cfg, "fake"))
+        fake = session.start(fake_service(cfg, "fake"))
         upstream = f"http://127.0.0.1:{fake.port}/v1"
-        fwd = start(forwarder_service(cfg, upstream, server=cfg.server, workers=cfg.workers))
+        fwd = session.start(forwarder_service(cfg, upstream, server=cfg.server, workers=cfg.workers))
         targets = [
             Target("direct", f"{upstream}/chat/completions", None),
             Target("forwarder (httpx)", f"http://127.0.0.1:{fwd.port}/httpx/v1/chat/completions", fwd),
             Target("forwarder (aiohttp)", f"http://127.0.0.1:{fwd.port}/aiohttp/v1/chat/completions", fwd),
         ]
+        for target in targets[1:]:
+            if target.name.split("(")[-1].rstrip(")") in cfg.skip:
+                target.skipped = "left out (--skip)"
         pg_target = Target("PromptGrid", "", None)
         targets.append(pg_target)
         pg_env: dict[str, str] = {}
-        if not gateway_present():
+        if "promptgrid" in cfg.skip:
+            pg_target.skipped = "left out (--skip)"
+        elif not gateway_present():
             pg_target.skipped = "the gateway's chat completions endpoint is not on this branch yet"
         else:
             pg_env = promptgrid_env(cfg, upstream)
             pg_target.key = setup_promptgrid(cfg, upstream, pg_env)
-            pg = start(promptgrid_service(cfg, upstream, pg_env, server=cfg.server, workers=cfg.workers))
+            pg = session.start(
+                promptgrid_service(cfg, upstream, pg_env, server=cfg.server, workers=cfg.workers)
+            )
             pg_target.url = f"http://127.0.0.1:{pg.port}/api/v1/chat/completions"
             pg_target.service = pg
         for target in targets:
             if not target.skipped:
-                measure(cfg, target, fake, with_db=target is pg_target)
+                prepare(cfg, target, fake)
+        measure_all(cfg, targets, fake, None if pg_target.skipped else pg_target)
+        if not pg_target.skipped:
+            bookkeeping = measure_bookkeeping(cfg, pg_env)
         if cfg.profile and not pg_target.skipped:
             log("PromptGrid: profiling one worker")
             profile = profile_worker(cfg, pg_target)
         fwd.stop()
         if pg_target.service:
             pg_target.service.stop()
-
-        log(f"slow streams: {cfg.slow_streams} at once against one worker")
-        slow_fake = start(fake_service(cfg, "slow-fake", chunks=cfg.slow_chunks, chunk_ms=cfg.slow_chunk_ms))
-        slow_upstream = f"http://127.0.0.1:{slow_fake.port}/v1"
-        one_fwd = start(
-            forwarder_service(cfg, slow_upstream, server=cfg.server, workers=1, name="slow-forwarder")
-        )
-        slow["forwarder (aiohttp)"] = measure_slow_streams(
-            cfg, one_fwd, f"http://127.0.0.1:{one_fwd.port}/aiohttp/v1/chat/completions", ""
-        )
-        one_fwd.stop()
-        if not pg_target.skipped:
-            one_pg = start(
-                promptgrid_service(
-                    cfg, slow_upstream, pg_env, server=cfg.server, workers=1, name="slow-promptgrid"
-                )
-            )
-            try:
-                slow["PromptGrid"] = measure_slow_streams(
-                    cfg, one_pg, f"http://127.0.0.1:{one_pg.port}/api/v1/chat/completions", pg_target.key
-                )
-            except Exception as exc:
-                slow["PromptGrid"] = {"error": f"{type(exc).__name__}: {exc}"}
-            one_pg.stop()
-        slow_fake.stop()
-
-        if cfg.sweep:
-            if pg_target.skipped:
-                app, path, key = "forwarder (aiohttp)", "/aiohttp/v1/chat/completions", ""
-            else:
-                app, path, key = "PromptGrid", "/api/v1/chat/completions", pg_target.key
-            for server, workers in (
-                ("uvicorn", 1),
-                ("uvicorn", 2),
-                ("uvicorn", 3),
-                ("granian", 2),
-                ("daphne", 1),
-            ):
-                label = server_label(server, workers)
-                log(f"sweep: {app} on {label}")
-                if app == "PromptGrid":
-                    svc = promptgrid_service(
-                        cfg,
-                        upstream,
-                        pg_env,
-                        server=server,
-                        workers=workers,
-                        name=f"sweep-{server}-{workers}",
-                    )
-                else:
-                    svc = forwarder_service(
-                        cfg, upstream, server=server, workers=workers, name=f"sweep-{server}-{workers}"
-                    )
-                services.append(svc)
-                try:
-                    res = measure_server(cfg, svc, f"http://127.0.0.1:{svc.port}{path}", key)
-                except Exception as exc:
-                    res = {"error": f"{type(exc).__name__}: {exc}"}
-                sweep.append({"app": app, "label": label, **res})
+        if "slow" not in cfg.skip:
+            slow = run_slow_streams(session, pg_target, pg_env)
+        if cfg.sweep and "sweep" not in cfg.skip:
+            sweep = run_sweep(session, upstream, pg_target, pg_env)
+        if cfg.sweep and "middleware" not in cfg.skip:
+            middleware = run_middleware(session, upstream, pg_env)
     finally:
-        for service in reversed(services):
-            service.stop()
+        session.stop_all()
 
-    report = render(cfg, targets, slow, sweep, profile, started)
+    report = render(cfg, targets, slow, sweep, middleware, bookkeeping, profile, started)
     path = RESULTS_DIR / f"{started:%Y%m%dT%H%M%SZ}.md"
     path.write_text(report + "\n")
     print(report)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from promptgrid.observability import metrics
+from promptgrid.observability.request_id import current_request_id
 
 log = logging.getLogger("promptgrid.request")
 
@@ -40,7 +41,13 @@ def request_done(
     ttft_ms: float | None = None,
     error_kind: str = "",
 ) -> None:
-    """One call per chat completion request, whatever its outcome."""
+    """One call per chat completion request, whatever its outcome.
+
+    ``request_id`` may be the generation id (or empty): the log line carries the
+    HTTP request id (the ``x-request-id`` the client saw) and the generation id apart.
+    """
+    http_request_id = current_request_id() or request_id
+    generation_id = request_id if request_id and request_id != http_request_id else None
     try:
         model_label, provider_label = _labels(model, provider)
         metrics.REQUESTS.labels(model_label, provider_label, str(status)).inc()
@@ -58,10 +65,11 @@ def request_done(
     log.info(
         "chat completion %s %s",
         status,
-        model,
+        model[:_MAX_LABEL],
         extra={
             "event": "chat_request",
-            "request_id": request_id,
+            "request_id": http_request_id,
+            "generation_id": generation_id,
             "key_id": key_id,
             "model": model,
             "provider": provider,

@@ -24,7 +24,7 @@ from django.urls import Resolver404, resolve
 
 API_PREFIX = "/api/v1"
 SPECS_DIR = Path(__file__).resolve().parent / "openapi_specs"
-SECURITY = [{"bearerAuth": []}]
+SECURITY = [{"apiKey": []}]  # the scheme accounts.authentication declares for DRF views
 
 # A sample value for each path parameter, to ask the URLconf whether the path is served.
 _SAMPLE_PARAMS = {"hash": "0123456789abcdef"}
@@ -165,11 +165,7 @@ def add_public_api(result: dict[str, Any], generator: Any, request: Any, public:
         result,
         {
             "securitySchemes": {
-                "bearerAuth": {
-                    "type": "http",
-                    "scheme": "bearer",
-                    "description": "A PromptGrid API key (`pg-v1-…`).",
-                }
+                "apiKey": {"type": "http", "scheme": "bearer", "bearerFormat": "pg-v1-…"},
             }
         },
     )

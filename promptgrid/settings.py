@@ -188,7 +188,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))  # collectstatic target
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -227,6 +227,7 @@ SPECTACULAR_SETTINGS = {
 # Security: TLS-related protections are opt-in, for deployments behind a TLS proxy;
 # the app keeps serving plain HTTP on loopback otherwise.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]  # probes and scrapes on plain HTTP
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
@@ -272,6 +273,8 @@ STREAM_HOLD_STATUS_SECONDS = env_decimal("STREAM_HOLD_STATUS_SECONDS", "3")
 # addresses may be fetched (off: a request must not reach the gateway's own network).
 IMAGE_FETCH_MAX_BYTES = env_int("IMAGE_FETCH_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
 IMAGE_FETCH_ALLOW_PRIVATE = env_bool("IMAGE_FETCH_ALLOW_PRIVATE", False)
+# Database calls of the API run in a few shared threads (gateway/db.py); off: one thread per request.
+GATEWAY_DB_SHARED_THREADS = env_bool("GATEWAY_DB_SHARED_THREADS", True)
 
 # Billing
 SIGNUP_CREDITS = env_decimal("SIGNUP_CREDITS", "0")
@@ -317,5 +320,6 @@ LOGGING = {
         "django": {"level": LOG_LEVEL},
         "django.server": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},  # the provider SDKs' HTTP client logs every request at INFO
     },
 }

@@ -160,13 +160,28 @@ def _free_port() -> int:
 def live_server_url(transactional_db) -> Iterator[str]:
     """``promptgrid.asgi:application`` served by uvicorn in a thread, sharing the test database."""
     import uvicorn
+    from django.db import connections
 
+    # Each request runs its database work on its own thread; close those connections when the
+    # request ends, or they would outlive the test and block the test database's flush.
+    db_settings = connections.settings["default"]
+    saved_max_age = db_settings["CONN_MAX_AGE"]
+    db_settings["CONN_MAX_AGE"] = 0
     port = _free_port()
     config = uvicorn.Config(
         "promptgrid.asgi:application", host="127.0.0.1", port=port, lifespan="off", log_level="warning"
     )
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), name="live-gateway", daemon=True)
+
+    async def serve() -> None:
+        from gateway.providers.clients import aclose_clients
+
+        try:
+            await server.serve()
+        finally:
+            await aclose_clients()
+
+    thread = threading.Thread(target=lambda: asyncio.run(serve()), name="live-gateway", daemon=True)
     thread.start()
     for _ in range(200):
         if server.started:
@@ -179,3 +194,4 @@ def live_server_url(transactional_db) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+        db_settings["CONN_MAX_AGE"] = saved_max_age

@@ -46,3 +46,14 @@ def catalog_model(db):
 
 def bearer(secret: str) -> dict[str, str]:
     return {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+
+
+@pytest.fixture
+def long_key_cache(settings):
+    """Key lookups cached for a minute, so a test proves the cache is dropped, not expired."""
+    from accounts import keyauth
+
+    settings.AUTH_CACHE_SECONDS = 60
+    keyauth.forget()
+    yield
+    keyauth.forget()

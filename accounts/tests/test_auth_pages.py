@@ -117,3 +117,14 @@ def test_social_login_button_shows_when_client_credentials_are_set(db, settings,
     assert f"Continue with {label}" in page and f"/accounts/{provider}/login/" in page
     other = "Google" if label == "GitHub" else "GitHub"
     assert f"Continue with {other}" not in page
+
+
+def test_signing_up_opens_a_credit_account_with_the_signup_grant(client, db, settings):
+    from decimal import Decimal
+
+    from billing.models import CreditAccount
+
+    settings.SIGNUP_CREDITS = Decimal("1.50")
+    _signup(client)
+    account = CreditAccount.objects.get(user__email="new@example.com")
+    assert account.balance_nanos == 1_500_000_000

@@ -312,3 +312,27 @@ def test_unauthenticated_client_class_is_not_csrf_exempted_by_bearer(db):
     client.force_login(UserFactory())
     response = client.post("/api/v1/keys", {"name": "x"}, content_type="application/json")
     _assert_openai_error(response, 403, "CSRF")
+
+
+def test_changing_the_reset_counts_the_new_periods_spend_so_far(client, user, mgmt_secret):
+    key, secret = make_key(user, limit_nanos=10_000_000_000, limit_reset="daily")
+    now = timezone.now()
+    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    _generation(user, key, 1_000_000_000, now, 1)  # today
+    _generation(user, key, 3_000_000_000, max(month_start, now - timedelta(days=2)), 2)  # this month
+    _generation(user, key, 5_000_000_000, month_start - timedelta(days=1), 3)  # last month
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    ApiKey.objects.filter(pk=key.pk).update(
+        usage_nanos=9_000_000_000, period_usage_nanos=1_000_000_000, period_start=today
+    )
+
+    client.patch(
+        f"/api/v1/keys/{key.pk}",
+        {"limit_reset": "monthly"},
+        content_type="application/json",
+        **bearer(mgmt_secret),
+    )
+
+    key.refresh_from_db()
+    assert key.period_usage_nanos == 4_000_000_000 and key.period_start == month_start
+    assert client.get("/api/v1/key", **bearer(secret)).json()["data"]["limit_remaining"] == 6.0

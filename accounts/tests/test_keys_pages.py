@@ -24,15 +24,18 @@ def test_anonymous_visitor_is_sent_to_login(client, db):
 
 def test_keys_table_shows_name_mask_dates_spend_limit_and_status(client_a, user):
     key, secret = make_key(user, name="prod", limit_nanos=5_000_000_000, limit_reset="monthly")
-    ApiKey.objects.filter(pk=key.pk).update(usage_nanos=1_250_000_000, last_used_at=timezone.now())
-    make_key(user, name="old one")[0].__class__.objects.filter(name="old one").update(disabled=True)
+    ApiKey.objects.filter(pk=key.pk).update(
+        usage_nanos=1_250_000_000, last_used_at=timezone.now() - timedelta(minutes=5, seconds=10)
+    )
+    old, _ = make_key(user, name="old one")
+    ApiKey.objects.filter(pk=old.pk).update(disabled=True)
 
     page = client_a.get("/keys/").content.decode()
 
     assert "prod" in page and key.masked in page
     assert "$1.25" in page  # spend to date
     assert "$5.00 / monthly" in page
-    assert "ago" in page  # last used
+    assert "5\xa0minutes ago" in page  # last used
     assert key.created_at.strftime("%b") in page
     assert 'badge badge-ok">active' in page and 'badge badge-warn">disabled' in page
     assert secret not in page
@@ -113,7 +116,7 @@ def test_create_with_htmx_returns_the_panel_and_refreshes_the_table_out_of_band(
     page = response.content.decode()
     assert "<html" not in page
     assert 'id="key-created"' in page and 'id="new-key-secret"' in page
-    assert 'id="key-table" hx-swap-oob="true"' in page and ">hx" in page
+    assert 'hx-swap-oob="true"' in page and 'id="key-table"' in page and ">hx" in page
 
 
 def test_htmx_form_fragment_for_create_and_edit(client_a, key_and_secret):
@@ -231,3 +234,37 @@ def test_playground_keys_are_internal_and_not_listed(client_a, user):
     key, _ = make_key(user, name="playground-internal", kind=ApiKey.Kind.PLAYGROUND)
     assert "playground-internal" not in client_a.get("/keys/").content.decode()
     assert client_a.get(f"/keys/{key.pk}/edit/").status_code == 404
+
+
+def test_table_refreshes_itself_live_when_a_generation_lands(client_a, key_and_secret):
+    from django.db.models import F
+
+    key, _ = key_and_secret
+    page = client_a.get("/keys/").content.decode()
+    assert 'data-live-refresh="/keys/" data-live-on="generation"' in page
+    ApiKey.objects.filter(pk=key.pk).update(usage_nanos=F("usage_nanos") + 420_000_000)
+    fragment = client_a.get("/keys/", HTTP_HX_REQUEST="true").content.decode()
+    assert fragment.strip().startswith('<div id="key-table"') and "$0.42" in fragment
+
+
+def test_editing_an_expired_key_keeps_its_expiry_unless_changed(client_a, user):
+    past = timezone.now() - timedelta(days=1, seconds=17)
+    key, _ = make_key(user, name="lapsed")
+    ApiKey.objects.filter(pk=key.pk).update(expires_at=past)
+    shown = timezone.localtime(past).strftime("%Y-%m-%dT%H:%M")
+    response = client_a.post(
+        f"/keys/{key.pk}/edit/", {"name": "renamed", "limit_reset": "never", "expires_at": shown}
+    )
+    assert response.status_code == 302
+    key.refresh_from_db()
+    assert key.name == "renamed" and key.expires_at == past and key.status == "expired"
+    # Moving it into the past again is refused; into the future, it works again.
+    earlier = (past - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    response = client_a.post(
+        f"/keys/{key.pk}/edit/", {"name": "x", "limit_reset": "never", "expires_at": earlier}
+    )
+    assert "Choose a time in the future" in response.content.decode()
+    later = (timezone.now() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    client_a.post(f"/keys/{key.pk}/edit/", {"name": "x", "limit_reset": "never", "expires_at": later})
+    key.refresh_from_db()
+    assert key.status == "active"

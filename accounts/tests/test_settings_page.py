@@ -37,7 +37,7 @@ def test_settings_are_per_user(client_a, client_b, user, other_user):
     assert UserSettings.objects.get(user=other_user).log_prompts is False
 
 
-def test_key_lookup_sees_the_new_logging_choice(client, client_a, user):
+def test_key_lookup_sees_the_new_logging_choice(client, client_a, user, long_key_cache):
     from accounts import keyauth
     from accounts.tests.factories import make_key
 

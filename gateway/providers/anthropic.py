@@ -76,13 +76,28 @@ def _tool_id(call_id: str) -> str:
     return _ID_CHARS.sub("_", split_call_id(call_id)[0]) or "toolu"
 
 
+def _cached(block: dict[str, Any], part: dict[str, Any]) -> dict[str, Any]:
+    """Keep a part's Anthropic-style ``cache_control`` breakpoint (OpenRouter passes them too)."""
+    if isinstance(part.get("cache_control"), dict):
+        block["cache_control"] = part["cache_control"]
+    return block
+
+
+def _system_blocks(content: Any) -> list[dict[str, Any]]:
+    return [
+        _cached({"type": "text", "text": part["text"]}, part)
+        for part in parts_of(content)
+        if part.get("type") == "text" and (part.get("text") or "").strip()
+    ]
+
+
 def _user_blocks(content: Any) -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = []
     for part in parts_of(content):
         kind = part.get("type")
         if kind == "text":
             if (part.get("text") or "").strip():  # Anthropic rejects blank text blocks
-                blocks.append({"type": "text", "text": part["text"]})
+                blocks.append(_cached({"type": "text", "text": part["text"]}, part))
         elif kind == "image_url":
             url = image_url_of(part)
             inline = parse_data_url(url)
@@ -92,7 +107,7 @@ def _user_blocks(content: Any) -> list[dict[str, Any]]:
                 source = {"type": "url", "url": url}  # Anthropic fetches it
             else:
                 raise invalid("image URLs must be http(s) or data: URLs")
-            blocks.append({"type": "image", "source": source})
+            blocks.append(_cached({"type": "image", "source": source}, part))
         elif kind == "file":
             mime, data = file_data_of(part)
             if mime != "application/pdf":
@@ -154,9 +169,7 @@ def convert_messages(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any
     for message in messages:
         role = message.get("role")
         if role in ("system", "developer"):
-            text = text_of(message.get("content"))
-            if text.strip():
-                system.append({"type": "text", "text": text})
+            system.extend(_system_blocks(message.get("content")))
         elif role == "user":
             add("user", _user_blocks(message.get("content")))
         elif role == "assistant":
@@ -282,6 +295,20 @@ def build_params(request: dict[str, Any], target: Target) -> dict[str, Any]:
         params["metadata"] = {"user_id": user[:256]}
 
     sampling = {k: request[k] for k in ("temperature", "top_p", "top_k") if request.get(k) is not None}
+    if "thinking" in params:
+        # With thinking on, Anthropic refuses temperature other than 1, any top_k, and
+        # top_p below 0.95: such values are dropped like other unsupported parameters.
+        conflicting = sorted(
+            k
+            for k, v in sampling.items()
+            if (k == "temperature" and v != 1) or k == "top_k" or (k == "top_p" and v < 0.95)
+        )
+        if conflicting and (request.get("provider") or {}).get("require_parameters"):
+            raise invalid(
+                f"{PROVIDER} does not support {', '.join(conflicting)} with reasoning.", conflicting[0]
+            )
+        for name in conflicting:
+            del sampling[name]
     if sampling:
         params["extra_body"] = sampling
     return params
@@ -360,6 +387,8 @@ def completion_from(message: Any, *, exclude_reasoning: bool = False) -> Complet
 
 # ----------------------------------------------------------------------------- errors
 
+# A provider that says when to come back, whether rate-limited or overloaded.
+_RETRY_AFTER_KINDS = frozenset({"rate_limit", "overloaded"})
 _KINDS_BY_TYPE = {
     "invalid_request_error": ("invalid_request", 400),
     "request_too_large": ("invalid_request", 400),
@@ -406,7 +435,7 @@ def map_error(exc: BaseException, *, streaming: bool = False) -> UpstreamError:
             kind=kind,
             status=status,
             message=f"{PROVIDER}: {detail}",
-            retry_after=retry_after_seconds(exc.response.headers) if kind == "rate_limit" else None,
+            retry_after=retry_after_seconds(exc.response.headers) if kind in _RETRY_AFTER_KINDS else None,
             native_status=exc.status_code,
             extra={"type": error_type} if error_type else {},
         )
@@ -513,6 +542,7 @@ class _StreamState:
         # Anthropic's block index counts text and thinking blocks too; OpenAI's
         # tool-call index counts tool calls only.
         self.tool_index_by_block: dict[int, int] = {}
+        self.tools_with_arguments: set[int] = set()
         self.thinking_blocks: dict[int, int] = {}
 
     def usage(self) -> Usage:
@@ -570,6 +600,7 @@ class _StreamState:
                 index = self.tool_index_by_block.get(event.index)
                 if index is None or not delta.partial_json:
                     return None
+                self.tools_with_arguments.add(index)
                 return [
                     delta_choice(
                         {"tool_calls": [{"index": index, "function": {"arguments": delta.partial_json}}]}
@@ -587,6 +618,12 @@ class _StreamState:
                     "index": self.thinking_blocks.get(event.index, 0),
                 }
                 return [delta_choice({"reasoning_details": [detail]})]
+            return None
+        if kind == "content_block_stop":
+            index = self.tool_index_by_block.get(event.index)
+            if index is not None and index not in self.tools_with_arguments:
+                # A call without input streams no JSON; OpenAI clients expect "{}" to parse.
+                return [delta_choice({"tool_calls": [{"index": index, "function": {"arguments": "{}"}}]})]
             return None
         if kind == "message_delta":
             self.stop_reason = event.delta.stop_reason or self.stop_reason

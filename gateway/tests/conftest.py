@@ -52,7 +52,7 @@ def parse_sse(raw: bytes) -> tuple[list[Any], list[str]]:
 
 
 async def _call(*args: Any, **kwargs: Any) -> ApiResult:
-    from gateway.providers.openai import aclose_clients
+    from gateway.providers.clients import aclose_clients
 
     try:
         return await _request(*args, **kwargs)
@@ -82,7 +82,8 @@ async def _request(
     if not response.streaming:
         return ApiResult(response.status_code, result_headers, response.content)
     parts: list[bytes] = []
-    stream = response.streaming_content
+    stream = response._iterator  # the test client's closing wrapper around the view's generator
+    view_stream = stream.ag_frame.f_locals["iterable"].ag_frame.f_locals["_iterator"]
     seen = 0
     try:
         async for part in stream:
@@ -92,6 +93,10 @@ async def _request(
             if stop_after is not None and seen >= stop_after:
                 break  # the client hangs up here
     finally:
+        # Django's wrappers leave closing the view's own generator to garbage collection, which
+        # here would come after this event loop ends; close it now, as a server does when the
+        # client hangs up, so its settlement runs inside this test's transaction.
+        await view_stream.aclose()
         await stream.aclose()
     raw_body = b"".join(parts)
     events, comments = parse_sse(raw_body)

@@ -47,9 +47,10 @@ class RequestIdMiddleware:
     """Outermost middleware: sets the request id, returns it, and writes one access line.
 
     Both sync and async capable so it never forces the async API path into a thread.
-    The context variable is not reset on the way out: a streamed body is iterated
-    after this returns and its log lines must still carry the id. Each request runs
-    in its own task (ASGI) or copied context (threads), so nothing leaks between them.
+    The context variable is not reset on the way out: Django logs the response (a 4xx
+    warning, a 5xx error) after this returns, and a streamed body is iterated later
+    still; those lines must carry the id too. Under ASGI each request runs in its own
+    task with its own context, so an id cannot leak into the next request.
     """
 
     sync_capable = True

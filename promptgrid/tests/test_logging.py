@@ -10,6 +10,7 @@ from django.urls import path
 from gateway import telemetry
 from promptgrid.observability.logs import JsonFormatter, RedactSecretsFilter, redact
 from promptgrid.observability.request_id import RequestIdMiddleware
+from promptgrid.observability.request_id import _request_id as request_id_var
 
 demo_log = logging.getLogger("promptgrid.tests.demo")
 
@@ -24,7 +25,23 @@ async def _async_logging_view(request):
     return HttpResponse("ok")
 
 
-urlpatterns = [path("log-sync", _logging_view), path("log-async", _async_logging_view)]
+async def _refusing_view(request):
+    return HttpResponse("no", status=403)
+
+
+urlpatterns = [
+    path("log-sync", _logging_view),
+    path("log-async", _async_logging_view),
+    path("refuse", _refusing_view),
+]
+
+
+@pytest.fixture(autouse=True)
+def _outside_any_request():
+    """A streamed response in an earlier test (same thread) may have left its id set."""
+    token = request_id_var.set("")
+    yield
+    request_id_var.reset(token)
 
 
 @pytest.fixture
@@ -44,8 +61,10 @@ def log_lines():
 
 
 def test_a_chat_request_writes_one_json_line_with_what_operators_need(log_lines):
+    request_id_var.set("req-abc")  # as the middleware does for the request being served
+
     telemetry.request_done(
-        request_id="req-abc",
+        request_id="gen-123",
         status=200,
         model="openai/gpt-4o-mini",
         provider="openai",
@@ -60,6 +79,7 @@ def test_a_chat_request_writes_one_json_line_with_what_operators_need(log_lines)
 
     (line,) = [entry for entry in log_lines() if entry.get("event") == "chat_request"]
     assert line["request_id"] == "req-abc"
+    assert line["generation_id"] == "gen-123"
     assert line["key_id"] == 42
     assert line["model"] == "openai/gpt-4o-mini"
     assert line["provider"] == "openai"
@@ -72,6 +92,15 @@ def test_a_chat_request_writes_one_json_line_with_what_operators_need(log_lines)
     assert line["ttft_ms"] == 120.0
     assert line["level"] == "INFO"
     assert line["ts"].endswith("+00:00")
+
+
+def test_a_rejected_request_logs_its_request_id_without_a_generation(log_lines):
+    request_id_var.set("req-rejected")
+
+    telemetry.request_done(request_id="", status=401, model="", provider="", key_id=None, streamed=False)
+
+    (line,) = [entry for entry in log_lines() if entry.get("event") == "chat_request"]
+    assert (line["request_id"], line["generation_id"], line["status"]) == ("req-rejected", None, 401)
 
 
 @pytest.mark.urls(__name__)
@@ -97,6 +126,15 @@ async def test_async_requests_get_their_own_request_ids(log_lines):
     assert first["x-request-id"] != second["x-request-id"]
     lines = [entry for entry in log_lines() if entry["message"] == "inside the async view"]
     assert [entry["request_id"] for entry in lines] == [first["x-request-id"], second["x-request-id"]]
+
+
+@pytest.mark.urls(__name__)
+async def test_djangos_own_line_about_a_refused_request_carries_its_id(log_lines):
+    response = await AsyncClient().get("/refuse")
+
+    (line,) = [entry for entry in log_lines() if entry["logger"] == "django.request"]
+    assert line["level"] == "WARNING" and line["status_code"] == 403
+    assert line["request_id"] == response["x-request-id"]
 
 
 @pytest.mark.urls(__name__)
@@ -174,3 +212,40 @@ def test_the_redaction_filter_keeps_records_it_cannot_format():
 
     assert RedactSecretsFilter().filter(record) is True
     assert "not a number" in record.getMessage()
+
+
+# The suite-wide secret scan (tests/secret_scan.py): it must see what it is meant to see.
+
+
+def test_the_secret_scan_finds_a_secret_or_a_bare_key_in_a_log_line():
+    from tests.secret_scan import find_leaks
+
+    lines = ['{"message": "ok"}', '{"message": "upstream said: bad key prov-secret-0123"}']
+
+    assert find_leaks(lines, {"prov-secret-0123"}) == [lines[1]]
+    assert find_leaks(['{"message": "pg-v1-abcdefghijklmnopqrstuvwxyz"}'], set()) != []
+    assert find_leaks(lines, {"other-secret-value"}) == []
+
+
+@pytest.mark.django_db
+def test_the_secret_scan_remembers_every_api_key_secret_and_provider_key(django_user_model):
+    from accounts.services import api_key_create
+    from catalog.models import Provider
+    from tests.secret_scan import SCAN
+
+    user = django_user_model.objects.create_user("scan", "scan@example.com", "pw")
+    _, secret = api_key_create(user=user, name="scanned")
+    Provider.objects.create(
+        slug="scanned", name="Scanned", protocol="openai", api_key="sk-scanned-provider-key"
+    )
+
+    assert secret.removeprefix("pg-v1-") in SCAN.secrets
+    assert "sk-scanned-provider-key" in SCAN.secrets
+
+
+def test_the_secret_scan_sees_every_log_record():
+    from tests.secret_scan import SCAN
+
+    demo_log.warning("a line for the scan %s", "marker-7c1d")
+
+    assert "marker-7c1d" in SCAN.lines[-1]

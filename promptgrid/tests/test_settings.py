@@ -108,8 +108,16 @@ def test_bad_numbers_refuse(value, complaint):
     assert complaint in refusal(SECRET_KEY=REAL_SECRET, CATALOG_CACHE_SECONDS=value)
 
 
-def test_bad_log_level_refuses():
-    assert "LOG_LEVEL" in refusal(SECRET_KEY=REAL_SECRET, LOG_LEVEL="LOUD")
+@pytest.mark.parametrize("name, value", [("LOG_LEVEL", "LOUD"), ("LOG_FORMAT", "xml")])
+def test_bad_log_settings_refuse(name, value):
+    assert name in refusal(SECRET_KEY=REAL_SECRET, **{name: value})
+
+
+@pytest.mark.parametrize("name", ["SITE_URL", "STRIPE_API_BASE"])
+def test_other_malformed_urls_refuse(name):
+    assert f"{name}='127.0.0.1:8000' is not a valid URL" in refusal(
+        SECRET_KEY=REAL_SECRET, **{name: "127.0.0.1:8000"}
+    )
 
 
 # --- database -------------------------------------------------------------------------

@@ -5,15 +5,16 @@ Behaviours (``FakeUpstream.push``) are a string or a dict with a ``kind``:
 - ``normal``: echoes the last user text (``"echo: <text>"``), ``end_turn``.
 - ``{"kind": "text", "text": .., "stop_reason": .., "stop_sequence": ..}``: any text and stop reason
   (``length``, ``stop_sequence``, ``refusal``, ``pause_turn`` are shorthands for these).
-- ``tool`` / ``{"kind": "tool", "calls": 2, "text": "Let me check."}``: tool_use blocks calling the
+- ``tool`` / ``{"kind": "tool", "calls": 2, "text": "..", "input": {..}}``: tool_use blocks calling the
   first declared tool with ``{"city": "Paris"}`` (``{"city": "Paris", "n": i}`` for the i-th).
 - ``json``: the text ``{"answer": 42}``.
 - ``usage``: a thinking block, text, and usage with cache reads, cache writes and thinking tokens.
-- ``rate_limit`` (429, retry-after 7), ``overloaded`` (529), ``server_error`` (500),
+- ``rate_limit`` (429, retry-after 7), ``overloaded`` (529, retry-after 2), ``server_error`` (500),
   ``invalid`` (400), ``unauthorized`` (401), ``not_found`` (404), or
   ``{"kind": "status", "status": .., "type": .., "headers": {..}}``.
 - ``{"kind": "slow", "delay": s}``: waits before the status line, then answers normally.
-- ``stall`` / ``{"kind": "stall", "seconds": s}``: (stream) sends the first events then goes silent (a minute).
+- ``stall`` / ``{"kind": "stall", "seconds": s}``: (stream) sends the first events, then
+  goes silent (a minute by default).
 - ``drop``: (stream) sends the first events then cuts the connection.
 - ``malformed``: a body (or an SSE data line) that is not JSON.
 - ``error_event``: (stream) sends the first events then an ``overloaded_error`` error event.
@@ -31,7 +32,7 @@ from tests.fakes.server import FakeUpstream
 
 STATUS_SHORTHANDS = {
     "rate_limit": (429, "rate_limit_error", {"retry-after": "7"}),
-    "overloaded": (529, "overloaded_error", {}),
+    "overloaded": (529, "overloaded_error", {"retry-after": "2"}),
     "server_error": (500, "api_error", {}),
     "invalid": (400, "invalid_request_error", {}),
     "unauthorized": (401, "authentication_error", {}),
@@ -86,6 +87,8 @@ def _plan(behaviour: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
         calls = int(behaviour.get("calls", 1))
         for i in range(calls):
             args: dict[str, Any] = {"city": "Paris"} if calls == 1 else {"city": "Paris", "n": i}
+            if "input" in behaviour:
+                args = behaviour["input"]
             blocks.append({"type": "tool_use", "id": f"toolu_{i}", "name": tools[0]["name"], "input": args})
         stop_reason = "tool_use"
     elif kind == "json":
@@ -149,8 +152,8 @@ def _events(message: dict[str, Any]) -> list[bytes]:
             deltas.append({"type": "signature_delta", "signature": block["signature"]})
         else:
             opening = {**block, "input": {}}
-            encoded = json.dumps(block["input"])
-            deltas = [{"type": "input_json_delta", "partial_json": p} for p in _pieces(encoded, 7)]
+            encoded = json.dumps(block["input"]) if block["input"] else ""  # no input: no JSON streamed
+            deltas = [{"type": "input_json_delta", "partial_json": p} for p in _pieces(encoded, 7) if p]
         out.append(
             _sse(
                 "content_block_start",

@@ -85,9 +85,11 @@ class FakeUpstream:
                 site = web.TCPSite(self._runner, self.host, self.port)
                 await site.start()
                 self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-                ready.set()
 
             loop.run_until_complete(boot())
+            # Ready only once run_forever runs: a stop() sent earlier would be consumed
+            # by run_until_complete and the loop would then never stop.
+            loop.call_soon(ready.set)
             loop.run_forever()
             loop.run_until_complete(self._runner.cleanup())  # type: ignore[union-attr]
             loop.close()

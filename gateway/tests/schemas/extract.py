@@ -31,11 +31,19 @@ def _refs(node: Any, found: set[str]) -> None:
 
 
 def _rewrite(node: Any) -> Any:
+    """Point refs at ``$defs`` and turn OpenAPI 3.0's ``nullable: true`` into JSON Schema."""
     if isinstance(node, dict):
-        return {
+        out = {
             k: ("#/$defs/" + v[len(PREFIX) :] if k == "$ref" and isinstance(v, str) else _rewrite(v))
             for k, v in node.items()
+            if k != "nullable"
         }
+        if node.get("nullable") is True:
+            if isinstance(out.get("type"), str):
+                out["type"] = [out["type"], "null"]
+            if isinstance(out.get("enum"), list) and None not in out["enum"]:
+                out["enum"] = [*out["enum"], None]
+        return out
     if isinstance(node, list):
         return [_rewrite(v) for v in node]
     return node

@@ -1,0 +1,84 @@
+import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+
+from billing import services
+from billing.models import CreditAccount, LedgerEntry
+from billing.tests.factories import UserFactory
+
+
+@pytest.fixture
+def admin_client(client, db):
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    client.admin = admin
+    return client
+
+
+def test_grant_action_asks_for_amount_and_memo_then_records_the_admin(admin_client, account):
+    url = "/admin/billing/creditaccount/"
+    form = admin_client.post(url, {"action": "grant_credits", ACTION_CHECKBOX_NAME: [account.pk]})
+    assert "Grant credits" in form.content.decode()
+    assert not LedgerEntry.objects.exists()
+    admin_client.post(
+        url,
+        {
+            "action": "grant_credits",
+            ACTION_CHECKBOX_NAME: [account.pk],
+            "amount": "3.5",
+            "memo": "Conference voucher",
+            "apply": "Grant",
+        },
+    )
+    entry = LedgerEntry.objects.get(account=account)
+    assert (entry.kind, entry.amount_nanos, entry.memo, entry.actor) == (
+        "grant",
+        3_500_000_000,
+        "Conference voucher",
+        admin_client.admin,
+    )
+    assert CreditAccount.objects.get(pk=account.pk).balance_nanos == 3_500_000_000
+
+
+def test_grant_action_refuses_a_non_positive_amount(admin_client, account):
+    admin_client.post(
+        "/admin/billing/creditaccount/",
+        {
+            "action": "grant_credits",
+            ACTION_CHECKBOX_NAME: [account.pk],
+            "amount": "0",
+            "memo": "x",
+            "apply": "1",
+        },
+    )
+    assert not LedgerEntry.objects.exists()
+
+
+def test_ledger_is_read_only_in_admin(admin_client, funded):
+    entry = LedgerEntry.objects.get()
+    assert admin_client.get("/admin/billing/ledgerentry/add/").status_code == 403
+    assert admin_client.get(f"/admin/billing/ledgerentry/{entry.pk}/delete/").status_code == 403
+    change = admin_client.post(f"/admin/billing/ledgerentry/{entry.pk}/change/", {"amount_nanos": "1"})
+    assert change.status_code == 403
+    assert LedgerEntry.objects.get().amount_nanos == 10_000_000_000
+    assert admin_client.get(f"/admin/billing/ledgerentry/{entry.pk}/change/").status_code == 200
+
+
+def test_ledger_admin_filters_by_user_kind_and_date(admin_client, funded):
+    other = services.account_for_user(user=UserFactory(email="other@example.com"))
+    services.credits_grant(account=other, amount_nanos=1, kind="topup", memo="other topup")
+    page = admin_client.get("/admin/billing/ledgerentry/", {"kind": "topup"}).content.decode()
+    assert "other topup" in page and "seed" not in page
+    by_user = admin_client.get("/admin/billing/ledgerentry/", {"account__user__id__exact": funded.user_id})
+    assert "other topup" not in by_user.content.decode()
+    assert (
+        admin_client.get(
+            "/admin/billing/ledgerentry/", {"created_at__year": str(funded.created_at.year)}
+        ).status_code
+        == 200
+    )
+
+
+def test_account_balance_cannot_be_edited_in_admin(admin_client, funded):
+    response = admin_client.post(f"/admin/billing/creditaccount/{funded.pk}/change/", {"balance_nanos": "1"})
+    assert response.status_code == 403
+    assert CreditAccount.objects.get(pk=funded.pk).balance_nanos == 10_000_000_000
