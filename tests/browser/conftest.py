@@ -6,11 +6,15 @@ Screenshots go to ``artifacts/screenshots/`` (git-ignored).
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
+from django.db import connections
+
+T = TypeVar("T")
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -25,24 +29,35 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
 
 @pytest.fixture
-def chromium(django_db_setup: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A browser for one test.
+def chromium(django_db_setup: Any) -> Iterator[Any]:
+    """A browser for one test; request it after the fixtures that write to the database.
 
-    Playwright's sync API keeps an event loop marked as running in this thread, which
-    makes Django refuse ORM calls from the test body; the test itself is synchronous, so
-    allow them only while the browser is open (and start it per test, never for the session).
+    Playwright's sync API keeps an event loop running in this thread, so Django refuses
+    ORM calls here while the browser is open: read the database through ``in_thread``.
     """
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             yield browser
         finally:
             browser.close()
+
+
+def _call_and_close(fn: Callable[[], T]) -> T:
+    try:
+        return fn()
+    finally:
+        connections.close_all()  # a worker's connection must not outlive it (PostgreSQL drops the test DB)
+
+
+def in_thread(fn: Callable[[], T]) -> T:
+    """Run a database read from a test while the browser is open, in a plain worker thread."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(_call_and_close, fn).result()
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from django.core.management import call_command
 from playwright.sync_api import expect
 
 from gateway.models import Generation
-from tests.browser.conftest import login
+from tests.browser.conftest import in_thread, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -65,7 +65,7 @@ def _unlabelled_controls(page) -> list[str]:
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_every_page_in_both_themes(chromium, live_server_url, demo, screenshot_dir, scheme):
+def test_every_page_in_both_themes(demo, live_server_url, screenshot_dir, scheme, chromium):
     context = chromium.new_context(viewport={"width": 1360, "height": 900}, color_scheme=scheme)
     anon = context.new_page()
     for name, path in (("login", "/accounts/login/"), ("signup", "/accounts/signup/")):
@@ -74,9 +74,8 @@ def test_every_page_in_both_themes(chromium, live_server_url, demo, screenshot_d
         anon.screenshot(path=screenshot_dir / f"{name}-{scheme}.png", full_page=True)
     anon.close()
     page = login(context, live_server_url, EMAIL, PASSWORD)
-    gen_id = Generation.objects.filter(user__email=EMAIL, completion_text__isnull=False).values_list(
-        "id", flat=True
-    )[0]
+    logged = Generation.objects.filter(user__email=EMAIL, completion_text__isnull=False)
+    gen_id = in_thread(lambda: logged.values_list("id", flat=True)[0])
     for name, path in [*PAGES, ("generation-detail", f"/activity/{gen_id}/")]:
         response = page.goto(f"{live_server_url}{path}")
         assert response.status == 200, path
@@ -86,12 +85,12 @@ def test_every_page_in_both_themes(chromium, live_server_url, demo, screenshot_d
     context.close()
 
 
-def test_phone_width_and_theme_toggle(chromium, live_server_url, demo, screenshot_dir):
+def test_phone_width_and_theme_toggle(demo, live_server_url, screenshot_dir, chromium):
     context = chromium.new_context(
         viewport={"width": 390, "height": 844}, color_scheme="light", is_mobile=True
     )
     page = login(context, live_server_url, EMAIL, PASSWORD)
-    for name, path in PAGES[:2] + [("models", "/models/"), ("playground", "/playground/")]:
+    for name, path in [*PAGES[:2], ("models", "/models/"), ("playground", "/playground/")]:
         page.goto(f"{live_server_url}{path}")
         assert _no_horizontal_overflow(page), path
         page.screenshot(path=screenshot_dir / f"{name}-phone.png", full_page=True)
@@ -106,7 +105,7 @@ def test_phone_width_and_theme_toggle(chromium, live_server_url, demo, screensho
     context.close()
 
 
-def test_activity_filters_and_pages_without_reload(chromium, live_server_url, demo):
+def test_activity_filters_and_pages_without_reload(demo, live_server_url, chromium):
     context = chromium.new_context(viewport={"width": 1360, "height": 900})
     page = login(context, live_server_url, EMAIL, PASSWORD)
     page.goto(f"{live_server_url}/activity/")

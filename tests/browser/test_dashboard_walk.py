@@ -10,9 +10,11 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import expect
 
+from accounts.models import ApiKey
 from billing.money import format_usd
 from gateway.models import Generation
 from gateway.templatetags.dashboard import balance as balance_text
+from tests.browser.conftest import in_thread
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -26,7 +28,7 @@ def walk_setup(settings, make_mock_model):
     make_mock_model(input_price="2", output_price="4")
 
 
-def test_sign_up_to_live_activity_and_playground(chromium, live_server_url, walk_setup, screenshot_dir):
+def test_sign_up_to_live_activity_and_playground(walk_setup, live_server_url, screenshot_dir, chromium):
     base = live_server_url
     context = chromium.new_context(viewport={"width": 1360, "height": 900})
     overview = context.new_page()
@@ -65,7 +67,7 @@ def test_sign_up_to_live_activity_and_playground(chromium, live_server_url, walk
         model="mock/echo", messages=[{"role": "user", "content": "Hello from the walk"}]
     )
     assert completion.choices[0].message.content == "Hello from the walk"
-    gen = Generation.objects.get(user__email=EMAIL)
+    gen = in_thread(lambda: Generation.objects.get(user__email=EMAIL))
     assert gen.cost_nanos > 0
     cost = format_usd(gen.cost_nanos, 6)
     balance = balance_text(5_000_000_000 - gen.cost_nanos)
@@ -112,7 +114,11 @@ def test_sign_up_to_live_activity_and_playground(chromium, live_server_url, walk
     usage = playground.get_by_test_id("pg-usage")
     expect(usage).to_contain_text("in ·")
     expect(usage).to_contain_text("$")
-    playground_gen = Generation.objects.filter(user__email=EMAIL, api_key__kind="playground").get()
+    playground_gen = in_thread(
+        lambda: Generation.objects.select_related("api_key").get(
+            user__email=EMAIL, api_key__kind="playground"
+        )
+    )
     assert playground_gen.streamed
     expect(usage).to_contain_text(f"${Decimal(playground_gen.cost_nanos) / 10**9:.6f}")
     expect(playground.get_by_test_id("pg-balance")).to_have_text(
@@ -123,6 +129,6 @@ def test_sign_up_to_live_activity_and_playground(chromium, live_server_url, walk
     # Logging out revokes the playground's key.
     playground.get_by_role("button", name="Log out").click()
     playground.wait_for_url(re.compile(r".*/accounts/login/"))
-    playground_gen.api_key.refresh_from_db()
-    assert playground_gen.api_key.revoked_at is not None
+    revoked_at = in_thread(lambda: ApiKey.objects.get(pk=playground_gen.api_key_id).revoked_at)
+    assert revoked_at is not None
     context.close()
