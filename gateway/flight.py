@@ -63,6 +63,8 @@ class Flight:
     first_token_at: float | None = None
     settled: bool = False
     cost_nanos: int = 0
+    # Each upstream call made for this request (gateway.fallback), for Generation.attempts.
+    attempts: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def target(self) -> Any:
@@ -121,6 +123,7 @@ class Flight:
             produced_output=produced_output,
             prompt_text=self.request.messages if self.key.log_prompts else None,
             completion_text=completion_text if self.key.log_prompts else None,
+            attempts=self.attempts,
         )
         settled = await settle_shielded(outcome)
         self.cost_nanos = settled.cost_nanos
