@@ -12,12 +12,11 @@ import logging
 import time
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.keyauth import KeyInfo, KeyRejected, authenticate, authenticate_cached
-from gateway import holds, ratelimit, routing, telemetry
+from gateway import db, holds, ratelimit, routing, telemetry
 from gateway.errors import error_response
 from gateway.flight import (
     STATUS_CANCELLED,
@@ -50,7 +49,7 @@ async def _authenticate(request: HttpRequest) -> KeyInfo:
     if key is not None:
         return key
     try:
-        return await sync_to_async(authenticate)(secret)
+        return await db.run(authenticate, secret)
     except KeyRejected as exc:
         raise Unauthorized(str(exc)) from None
 
@@ -126,7 +125,8 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
     route = routes[0]  # fallbacks to routes[1:] come with the routing work
     generation_id = new_generation_id()
     try:
-        reservation = await sync_to_async(holds.reserve)(
+        reservation = await db.run(
+            holds.reserve,
             user_id=key.user_id,
             account_id=key.account_id,
             api_key_id=key.id,
@@ -148,7 +148,6 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
         hold_id=reservation.hold_id,
         max_tokens=reservation.max_tokens,
         started=started,
-        request_id=getattr(request, "request_id", "") or generation_id,
     )
     adapter = get_adapter(route.endpoint.target.protocol)
     body = chat.upstream_body(max_tokens=reservation.max_tokens)

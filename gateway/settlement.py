@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.db import transaction
 
 from billing import services as billing
 from billing.models import CreditAccount
 from billing.pricing import usage_cost_nanos
 from catalog.snapshot import EndpointInfo
+from gateway import db
 from gateway.models import Generation
 from gateway.providers.base import Usage
 
@@ -120,5 +120,5 @@ def keep(task: asyncio.Task[Any]) -> asyncio.Task[Any]:
 
 async def settle_shielded(outcome: Outcome) -> Settled:
     """Run ``settle`` to the end even if the awaiting task is cancelled."""
-    task = keep(asyncio.ensure_future(sync_to_async(settle)(outcome)))
+    task = keep(asyncio.ensure_future(db.run(settle, outcome)))
     return await asyncio.shield(task)

@@ -16,3 +16,5 @@ STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticF
 # Serve static files from the app folders (no collectstatic in tests; the browser tests need them).
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+# In-process API tests: the gateway's database work stays on the test's thread and transaction.
+GATEWAY_DB_IN_REQUEST_THREAD = True

@@ -167,6 +167,13 @@ def live_server_url(transactional_db) -> Iterator[str]:
     db_settings = connections.settings["default"]
     saved_max_age = db_settings["CONN_MAX_AGE"]
     db_settings["CONN_MAX_AGE"] = 0
+    # Served as in production: the gateway's database work on its own thread pool.
+    from django.conf import settings
+
+    from gateway import db
+
+    in_request_thread = getattr(settings, "GATEWAY_DB_IN_REQUEST_THREAD", False)
+    settings.GATEWAY_DB_IN_REQUEST_THREAD = False
     port = _free_port()
     config = uvicorn.Config(
         "promptgrid.asgi:application", host="127.0.0.1", port=port, lifespan="off", log_level="warning"
@@ -194,4 +201,6 @@ def live_server_url(transactional_db) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+        db.shutdown()
+        settings.GATEWAY_DB_IN_REQUEST_THREAD = in_request_thread
         db_settings["CONN_MAX_AGE"] = saved_max_age
