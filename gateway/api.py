@@ -16,7 +16,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.keyauth import KeyInfo, KeyRejected, authenticate, authenticate_cached
-from gateway import db, holds, ratelimit, routing, telemetry
+from gateway import holds, ratelimit, routing, telemetry
+from gateway.db import db_call
 from gateway.errors import error_response
 from gateway.flight import (
     STATUS_CANCELLED,
@@ -49,7 +50,7 @@ async def _authenticate(request: HttpRequest) -> KeyInfo:
     if key is not None:
         return key
     try:
-        return await db.run(authenticate, secret)
+        return await db_call(authenticate, secret)
     except KeyRejected as exc:
         raise Unauthorized(str(exc)) from None
 
@@ -125,7 +126,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
     route = routes[0]  # fallbacks to routes[1:] come with the routing work
     generation_id = new_generation_id()
     try:
-        reservation = await db.run(
+        reservation = await db_call(
             holds.reserve,
             user_id=key.user_id,
             account_id=key.account_id,

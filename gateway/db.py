@@ -1,92 +1,55 @@
-"""Where the API's database work runs: a small pool of threads with persistent connections.
+"""Database work from async code: one call, one hop to a small pool of long-lived threads.
 
-Django's ASGI handler gives every request its own thread for ``sync_to_async`` work,
-and with it a new database connection: a connect per request, and as many open
-connections as requests in flight (a thousand slow streams would exhaust
-PostgreSQL). The hot path instead runs its two database calls (hold, settlement)
-on ``GATEWAY_DB_THREADS`` threads, each keeping one connection for
-``DB_CONN_MAX_AGE`` seconds, so connections are bounded per process and reused.
+``sync_to_async``'s default (thread-sensitive) runs the call in a thread made for the
+request; Django's connections are per thread, so every request opened a connection of
+its own and, with persistent connections on, left it behind in a thread that is gone
+(under load PostgreSQL refuses more clients). Here every call runs in the event loop's
+shared executor instead: a few threads, each reusing its connection across requests,
+which bounds a process to that many connections however many requests are in flight.
 
-In-process tests set ``GATEWAY_DB_IN_REQUEST_THREAD`` so the work stays on the
-test's own connection and transaction.
+Each call is self-contained (its own transaction), so which thread runs it does not
+matter. Connections follow Django's rules for ``CONN_MAX_AGE``: a connection past its
+age, or one that raised a database error, is closed before the next call reuses the
+thread, and with ``CONN_MAX_AGE = 0`` each call closes its connection when it ends.
+
+``GATEWAY_DB_SHARED_THREADS = False`` (the test settings) keeps Django's thread-sensitive
+hop: tests that wrap each test in a transaction need the request's queries on the
+test's own connection.
 """
 
 from __future__ import annotations
 
-import threading
+import functools
 import time
-from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connections
 
+P = ParamSpec("P")
 T = TypeVar("T")
 
-_executor: ThreadPoolExecutor | None = None
-_lock = threading.Lock()
 
-
-def _pool() -> ThreadPoolExecutor:
-    global _executor
-    if _executor is None:
-        with _lock:
-            if _executor is None:
-                _executor = ThreadPoolExecutor(
-                    max_workers=settings.GATEWAY_DB_THREADS, thread_name_prefix="gateway-db"
-                )
-    return _executor
-
-
-def _fresh_connections() -> None:
-    """Drop this thread's connection if it failed or outlived DB_CONN_MAX_AGE.
-
-    Request threads get this from Django's request signals; pool threads see none.
-    Unlike ``close_old_connections`` it adds no health-check round trip.
-    """
+def _close_broken_or_old() -> None:
     for conn in connections.all(initialized_only=True):
-        if conn.connection is None:
+        if conn.connection is None or conn.in_atomic_block:
             continue
-        if conn.errors_occurred or (conn.close_at is not None and time.monotonic() >= conn.close_at):
+        close_at = getattr(conn, "close_at", None)
+        if conn.errors_occurred or (close_at is not None and time.monotonic() >= close_at):
             conn.close()
 
 
-def _run(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    _fresh_connections()
+def _run(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    _close_broken_or_old()
     try:
-        return func(*args, **kwargs)
+        return fn(*args, **kwargs)
     finally:
-        if settings.DATABASES["default"].get("CONN_MAX_AGE") == 0:
-            connections.close_all()
+        _close_broken_or_old()
 
 
-def run(func: Callable[..., T], *args: Any, **kwargs: Any) -> Awaitable[T]:
-    """Run the sync ``func`` on the database threads (one hop, whatever it queries)."""
-    if getattr(settings, "GATEWAY_DB_IN_REQUEST_THREAD", False):
-        return sync_to_async(func)(*args, **kwargs)
-    return sync_to_async(partial(_run, func), thread_sensitive=False, executor=_pool())(*args, **kwargs)
-
-
-def shutdown() -> None:
-    """Close every pool thread's connection and stop the pool (tests, process exit)."""
-    global _executor
-    with _lock:
-        executor, _executor = _executor, None
-    if executor is None:
-        return
-    workers = executor._max_workers
-    barrier = threading.Barrier(workers)
-
-    def close() -> None:
-        try:
-            barrier.wait(timeout=5)  # one task per thread, so every thread closes its own
-        except threading.BrokenBarrierError:
-            pass
-        connections.close_all()
-
-    for future in [executor.submit(close) for _ in range(workers)]:
-        future.result()
-    executor.shutdown(wait=True)
+async def db_call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run the sync ``fn`` (database work) in the shared executor and return its result."""
+    shared = settings.GATEWAY_DB_SHARED_THREADS
+    return await sync_to_async(functools.partial(_run, fn, *args, **kwargs), thread_sensitive=not shared)()

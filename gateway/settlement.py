@@ -17,7 +17,7 @@ from django.db import transaction
 from billing import services as billing
 from billing.pricing import usage_cost_nanos
 from catalog.snapshot import EndpointInfo
-from gateway import db
+from gateway.db import db_call
 from gateway.models import Generation
 from gateway.providers.base import Usage
 
@@ -119,5 +119,5 @@ def keep(task: asyncio.Task[Any]) -> asyncio.Task[Any]:
 
 async def settle_shielded(outcome: Outcome) -> Settled:
     """Run ``settle`` to the end even if the awaiting task is cancelled."""
-    task = keep(asyncio.ensure_future(db.run(settle, outcome)))
+    task = keep(asyncio.ensure_future(db_call(settle, outcome)))
     return await asyncio.shield(task)

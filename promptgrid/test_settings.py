@@ -8,6 +8,8 @@ os.environ.setdefault("AUTH_CACHE_SECONDS", "0")
 os.environ.setdefault("CATALOG_CACHE_SECONDS", "0")
 # Threads (channels, live servers) close their connections after each use, so the test DB can be dropped.
 os.environ.setdefault("DB_CONN_MAX_AGE", "0")
+# Tests wrap each test in a transaction: the API's queries must run on the test's connection.
+os.environ.setdefault("GATEWAY_DB_SHARED_THREADS", "false")
 
 from promptgrid.settings import *  # noqa: F403
 
@@ -16,5 +18,3 @@ STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticF
 # Serve static files from the app folders (no collectstatic in tests; the browser tests need them).
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
-# In-process API tests: the gateway's database work stays on the test's thread and transaction.
-GATEWAY_DB_IN_REQUEST_THREAD = True

@@ -170,10 +170,8 @@ def live_server_url(transactional_db) -> Iterator[str]:
     # Served as in production: the gateway's database work on its own thread pool.
     from django.conf import settings
 
-    from gateway import db
-
-    in_request_thread = getattr(settings, "GATEWAY_DB_IN_REQUEST_THREAD", False)
-    settings.GATEWAY_DB_IN_REQUEST_THREAD = False
+    shared_threads = settings.GATEWAY_DB_SHARED_THREADS
+    settings.GATEWAY_DB_SHARED_THREADS = True
     port = _free_port()
     config = uvicorn.Config(
         "promptgrid.asgi:application", host="127.0.0.1", port=port, lifespan="off", log_level="warning"
@@ -201,6 +199,5 @@ def live_server_url(transactional_db) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
-        db.shutdown()
-        settings.GATEWAY_DB_IN_REQUEST_THREAD = in_request_thread
+        settings.GATEWAY_DB_SHARED_THREADS = shared_threads
         db_settings["CONN_MAX_AGE"] = saved_max_age

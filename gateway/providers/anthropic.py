@@ -295,6 +295,20 @@ def build_params(request: dict[str, Any], target: Target) -> dict[str, Any]:
         params["metadata"] = {"user_id": user[:256]}
 
     sampling = {k: request[k] for k in ("temperature", "top_p", "top_k") if request.get(k) is not None}
+    if "thinking" in params:
+        # With thinking on, Anthropic refuses temperature other than 1, any top_k, and
+        # top_p below 0.95: such values are dropped like other unsupported parameters.
+        conflicting = sorted(
+            k
+            for k, v in sampling.items()
+            if (k == "temperature" and v != 1) or k == "top_k" or (k == "top_p" and v < 0.95)
+        )
+        if conflicting and (request.get("provider") or {}).get("require_parameters"):
+            raise invalid(
+                f"{PROVIDER} does not support {', '.join(conflicting)} with reasoning.", conflicting[0]
+            )
+        for name in conflicting:
+            del sampling[name]
     if sampling:
         params["extra_body"] = sampling
     return params
@@ -373,6 +387,8 @@ def completion_from(message: Any, *, exclude_reasoning: bool = False) -> Complet
 
 # ----------------------------------------------------------------------------- errors
 
+# A provider that says when to come back, whether rate-limited or overloaded.
+_RETRY_AFTER_KINDS = frozenset({"rate_limit", "overloaded"})
 _KINDS_BY_TYPE = {
     "invalid_request_error": ("invalid_request", 400),
     "request_too_large": ("invalid_request", 400),
@@ -419,7 +435,7 @@ def map_error(exc: BaseException, *, streaming: bool = False) -> UpstreamError:
             kind=kind,
             status=status,
             message=f"{PROVIDER}: {detail}",
-            retry_after=retry_after_seconds(exc.response.headers) if kind == "rate_limit" else None,
+            retry_after=retry_after_seconds(exc.response.headers) if kind in _RETRY_AFTER_KINDS else None,
             native_status=exc.status_code,
             extra={"type": error_type} if error_type else {},
         )

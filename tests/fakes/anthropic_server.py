@@ -9,7 +9,7 @@ Behaviours (``FakeUpstream.push``) are a string or a dict with a ``kind``:
   first declared tool with ``{"city": "Paris"}`` (``{"city": "Paris", "n": i}`` for the i-th).
 - ``json``: the text ``{"answer": 42}``.
 - ``usage``: a thinking block, text, and usage with cache reads, cache writes and thinking tokens.
-- ``rate_limit`` (429, retry-after 7), ``overloaded`` (529), ``server_error`` (500),
+- ``rate_limit`` (429, retry-after 7), ``overloaded`` (529, retry-after 2), ``server_error`` (500),
   ``invalid`` (400), ``unauthorized`` (401), ``not_found`` (404), or
   ``{"kind": "status", "status": .., "type": .., "headers": {..}}``.
 - ``{"kind": "slow", "delay": s}``: waits before the status line, then answers normally.
@@ -32,7 +32,7 @@ from tests.fakes.server import FakeUpstream
 
 STATUS_SHORTHANDS = {
     "rate_limit": (429, "rate_limit_error", {"retry-after": "7"}),
-    "overloaded": (529, "overloaded_error", {}),
+    "overloaded": (529, "overloaded_error", {"retry-after": "2"}),
     "server_error": (500, "api_error", {}),
     "invalid": (400, "invalid_request_error", {}),
     "unauthorized": (401, "authentication_error", {}),
