@@ -58,7 +58,6 @@ class Flight:
     hold_id: int
     max_tokens: int
     started: float  # time.monotonic() when the request arrived
-    request_id: str = ""  # x-request-id, for the request log
     created_at: datetime = field(default_factory=timezone.now)
     first_token_at: float | None = None
     settled: bool = False
@@ -126,7 +125,7 @@ class Flight:
         self.cost_nanos = settled.cost_nanos
         telemetry.hold_closed()
         telemetry.request_done(
-            request_id=self.request_id or self.generation_id,
+            request_id=self.generation_id,  # telemetry logs it beside the HTTP request id
             status=http_status,
             model=self.target.model_slug,
             provider=self.target.provider_slug,
