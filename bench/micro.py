@@ -14,6 +14,7 @@ entries and Generation rows there.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from collections import Counter
@@ -227,8 +228,20 @@ def measure_prototype(requests: int) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--json", action="store_true", help="print one JSON object (for bench.run)")
     args = parser.parse_args(argv)
     setup_django()
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "orm_sync": measure(args.requests, synchronous_commit=True),
+                    "orm_async": measure(args.requests, synchronous_commit=False),
+                    "prototype": measure_prototype(args.requests),
+                }
+            )
+        )
+        return
     for sync in (True, False):
         res = measure(args.requests, synchronous_commit=sync)
         kinds = ", ".join(f"{k} {v:.0f}" for k, v in res["kinds"].items())

@@ -11,12 +11,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from accounts.keyauth import KeyInfo
 from catalog import snapshot as catalog_snapshot
 from catalog.snapshot import CatalogSnapshot, EndpointInfo, ModelInfo
+from gateway.db import db_call
 from gateway.request import ChatRequest
 
 
@@ -40,7 +40,7 @@ async def current_snapshot() -> CatalogSnapshot:
     snap = catalog_snapshot._snapshot
     if snap is not None and time.monotonic() - snap.built_at < settings.CATALOG_CACHE_SECONDS:
         return snap
-    return await sync_to_async(catalog_snapshot.get_snapshot)()
+    return await db_call(catalog_snapshot.get_snapshot)
 
 
 def _allowed(key: KeyInfo, slug: str) -> bool:

@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.db import transaction
 
 from billing import services as billing
+from billing.models import CreditAccount
 from billing.pricing import usage_cost_nanos
 from catalog.snapshot import EndpointInfo
+from gateway.db import db_call
 from gateway.models import Generation
 from gateway.providers.base import Usage
 
@@ -56,9 +57,15 @@ def cost_of(outcome: Outcome) -> int:
     return usage_cost_nanos(usage, outcome.endpoint)
 
 
+@dataclass(frozen=True)
+class Settled:
+    cost_nanos: int
+    balance_nanos: int | None  # the account's balance right after the charge
+
+
 @transaction.atomic
-def settle(outcome: Outcome) -> int:
-    """Write the Generation and charge its cost against the hold; returns the cost in nanos."""
+def settle(outcome: Outcome) -> Settled:
+    """Write the Generation and charge its cost against the hold."""
     cost = cost_of(outcome)
     usage = outcome.usage
     target = outcome.endpoint.target
@@ -97,7 +104,8 @@ def settle(outcome: Outcome) -> int:
         generation_id=outcome.generation_id,
         memo=f"{target.model_slug} via {target.provider_slug}",
     )
-    return cost
+    balance = CreditAccount.objects.filter(holds__pk=outcome.hold_id).values_list("balance_nanos", flat=True)
+    return Settled(cost_nanos=cost, balance_nanos=balance.first())
 
 
 _background: set[asyncio.Task[Any]] = set()
@@ -110,7 +118,7 @@ def keep(task: asyncio.Task[Any]) -> asyncio.Task[Any]:
     return task
 
 
-async def settle_shielded(outcome: Outcome) -> int:
+async def settle_shielded(outcome: Outcome) -> Settled:
     """Run ``settle`` to the end even if the awaiting task is cancelled."""
-    task = keep(asyncio.ensure_future(sync_to_async(settle)(outcome)))
+    task = keep(asyncio.ensure_future(db_call(settle, outcome)))
     return await asyncio.shield(task)

@@ -273,6 +273,8 @@ STREAM_HOLD_STATUS_SECONDS = env_decimal("STREAM_HOLD_STATUS_SECONDS", "3")
 # addresses may be fetched (off: a request must not reach the gateway's own network).
 IMAGE_FETCH_MAX_BYTES = env_int("IMAGE_FETCH_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
 IMAGE_FETCH_ALLOW_PRIVATE = env_bool("IMAGE_FETCH_ALLOW_PRIVATE", False)
+# Database calls of the API run in a few shared threads (gateway/db.py); off: one thread per request.
+GATEWAY_DB_SHARED_THREADS = env_bool("GATEWAY_DB_SHARED_THREADS", True)
 
 # Billing
 SIGNUP_CREDITS = env_decimal("SIGNUP_CREDITS", "0")

@@ -172,7 +172,16 @@ def live_server_url(transactional_db) -> Iterator[str]:
         "promptgrid.asgi:application", host="127.0.0.1", port=port, lifespan="off", log_level="warning"
     )
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), name="live-gateway", daemon=True)
+
+    async def serve() -> None:
+        from gateway.providers.clients import aclose_clients
+
+        try:
+            await server.serve()
+        finally:
+            await aclose_clients()
+
+    thread = threading.Thread(target=lambda: asyncio.run(serve()), name="live-gateway", daemon=True)
     thread.start()
     for _ in range(200):
         if server.started:

@@ -1,5 +1,6 @@
-"""The forwarder in PromptGrid's settings, but served through a handler that runs only the
-middleware an API call needs: what skipping the HTML stack on the hot path saves."""
+"""The forwarder in PromptGrid's settings, served through the gateway's own API handler
+(``gateway.asgi.ApiHandler``: no middleware), as the chat endpoint is: what skipping the
+dashboard's middleware saves."""
 
 import os
 
@@ -9,26 +10,6 @@ import django
 
 django.setup(set_prefix=False)
 
-from django.conf import settings  # noqa: E402
-from django.core.handlers.asgi import ASGIHandler  # noqa: E402
+from gateway.asgi import ApiHandler  # noqa: E402
 
-API_MIDDLEWARE = ["django.middleware.security.SecurityMiddleware"]
-
-
-class LeanASGIHandler(ASGIHandler):
-    """Django's ASGI handler with its own, shorter middleware list."""
-
-    def __init__(self, middleware: list[str]) -> None:
-        self.middleware_names = middleware
-        super().__init__()
-
-    def load_middleware(self, is_async: bool = False) -> None:
-        full = settings.MIDDLEWARE
-        settings.MIDDLEWARE = self.middleware_names
-        try:
-            super().load_middleware(is_async=is_async)
-        finally:
-            settings.MIDDLEWARE = full
-
-
-application = LeanASGIHandler(API_MIDDLEWARE)
+application = ApiHandler()

@@ -25,7 +25,15 @@ async def _async_logging_view(request):
     return HttpResponse("ok")
 
 
-urlpatterns = [path("log-sync", _logging_view), path("log-async", _async_logging_view)]
+async def _refusing_view(request):
+    return HttpResponse("no", status=403)
+
+
+urlpatterns = [
+    path("log-sync", _logging_view),
+    path("log-async", _async_logging_view),
+    path("refuse", _refusing_view),
+]
 
 
 @pytest.fixture(autouse=True)
@@ -118,6 +126,15 @@ async def test_async_requests_get_their_own_request_ids(log_lines):
     assert first["x-request-id"] != second["x-request-id"]
     lines = [entry for entry in log_lines() if entry["message"] == "inside the async view"]
     assert [entry["request_id"] for entry in lines] == [first["x-request-id"], second["x-request-id"]]
+
+
+@pytest.mark.urls(__name__)
+async def test_djangos_own_line_about_a_refused_request_carries_its_id(log_lines):
+    response = await AsyncClient().get("/refuse")
+
+    (line,) = [entry for entry in log_lines() if entry["logger"] == "django.request"]
+    assert line["level"] == "WARNING" and line["status_code"] == 403
+    assert line["request_id"] == response["x-request-id"]
 
 
 @pytest.mark.urls(__name__)
