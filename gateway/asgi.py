@@ -41,10 +41,8 @@ class ApiHandler(ASGIHandler):
         handler = convert_exception_to_response(get_response)
         for path in reversed(API_MIDDLEWARE):
             middleware = import_string(path)
-            if (
-                not getattr(middleware, "async_capable", False)
-                or (isinstance(middleware, type)
-                and issubclass(middleware, MiddlewareMixin))
+            if not getattr(middleware, "async_capable", False) or (
+                isinstance(middleware, type) and issubclass(middleware, MiddlewareMixin)
             ):
                 raise ImproperlyConfigured(f"{path} must be natively async to run on the API path.")
             handler = convert_exception_to_response(middleware(handler))
