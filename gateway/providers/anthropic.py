@@ -31,6 +31,7 @@ from gateway.providers.translate import (
     parse_data_url,
     parts_of,
     retry_after_seconds,
+    scrubbed,
     split_call_id,
     text_of,
     tool_call,
@@ -485,7 +486,7 @@ class AnthropicAdapter:
             )
             return completion_from(message, exclude_reasoning=reasoning_request(request)[2])
         except Exception as exc:
-            raise map_error(exc) from exc
+            raise scrubbed(map_error(exc), target.api_key) from exc
 
     async def stream(self, request: dict[str, Any], target: Target) -> AsyncIterator[StreamItem]:
         params = build_params(request, target)
@@ -502,7 +503,7 @@ class AnthropicAdapter:
                 "response",
             )
         except Exception as exc:
-            raise map_error(exc) from exc
+            raise scrubbed(map_error(exc), target.api_key) from exc
         state = _StreamState(exclude_reasoning=exclude_reasoning)
         try:
             async for event in paced(upstream, first=target.first_byte_timeout, idle=target.idle_timeout):
@@ -510,7 +511,7 @@ class AnthropicAdapter:
                 if deltas:
                     yield deltas
         except Exception as exc:
-            error = map_error(exc, streaming=True)
+            error = scrubbed(map_error(exc, streaming=True), target.api_key)
             if state.started:
                 error.extra.setdefault("usage", state.usage())
             raise error from exc

@@ -46,6 +46,7 @@ from gateway.providers.translate import (
     parse_data_url,
     parts_of,
     retry_after_seconds,
+    scrubbed,
     split_call_id,
     text_of,
     tool_call,
@@ -562,7 +563,7 @@ class GoogleAdapter:
             )
             return completion_from(response, exclude_reasoning=reasoning_request(request)[2])
         except Exception as exc:
-            raise map_error(exc) from exc
+            raise scrubbed(map_error(exc), target.api_key) from exc
 
     async def stream(self, request: dict[str, Any], target: Target) -> AsyncIterator[StreamItem]:
         contents, config = await self._prepare(request, target)
@@ -594,7 +595,7 @@ class GoogleAdapter:
                         yield deltas
             finished = True
         except Exception as exc:
-            error = map_error(exc, streaming=bool(state.seen))
+            error = scrubbed(map_error(exc, streaming=bool(state.seen)), target.api_key)
             if state.raw_usage is not None:
                 error.extra.setdefault("usage", usage_from(state.raw_usage))
             raise error from exc

@@ -1,3 +1,4 @@
+import json
 import os
 import signal
 import socket
@@ -194,6 +195,7 @@ def test_the_production_start_script_migrates_collects_and_serves_with_several_w
         status, headers, _ = _get(f"{base}/static/js/htmx.min.js")
         assert status == 200  # whitenoise serves the collected files
         assert headers["content-type"].startswith("text/javascript")
+        static_request_id = headers["x-request-id"]
 
         assert _get(f"{base}/metrics")[0] == 401
         status, _, body = _get(f"{base}/metrics", authorization="Bearer scrape-me")
@@ -210,6 +212,21 @@ def test_the_production_start_script_migrates_collects_and_serves_with_several_w
             timeout=30,
         )
         assert probe.returncode == 0, probe.stderr
+
+        # Logs: the server's own lines and the app's access lines are JSON objects.
+        entries = []
+        for line in log_path.read_text().splitlines():
+            if line.startswith("{"):
+                entries.append(json.loads(line))
+        assert any(
+            e["logger"] == "uvicorn.error" and "Started server process" in e["message"] for e in entries
+        )
+        (access,) = [e for e in entries if e.get("request_id") == static_request_id]
+        assert (access["event"], access["path"], access["status"]) == (
+            "http_request",
+            "/static/js/htmx.min.js",
+            200,
+        )
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:

@@ -20,7 +20,7 @@ Behaviours (``FakeUpstream.push``) are a string or a dict with a ``kind``:
 - ``rate_limit`` (429 RESOURCE_EXHAUSTED, retry-after 7), ``overloaded`` (503 UNAVAILABLE),
   ``server_error`` (500 INTERNAL), ``invalid`` (400 INVALID_ARGUMENT), ``unauthorized``
   (401 UNAUTHENTICATED), ``forbidden`` (403), ``not_found`` (404), or
-  ``{"kind": "status", "status": .., "reason": .., "headers": {..}}``.
+  ``{"kind": "status", "status": .., "reason": .., "headers": {..}, "message": ..}``.
 - ``{"kind": "slow", "delay": s}``, ``stall``, ``drop``, ``malformed``, ``error_event``: as the
   Anthropic fake (``error_event`` sends ``data: {"error": {..}}`` mid-stream).
 """
@@ -90,8 +90,12 @@ def last_user_text(body: dict[str, Any]) -> str:
     return ""
 
 
-def _error(status: int, reason: str, headers: dict[str, str] | None = None) -> web.Response:
-    body = {"error": {"code": status, "message": f"fake {reason}", "status": reason, "details": []}}
+def _error(
+    status: int, reason: str, headers: dict[str, str] | None = None, message: str = ""
+) -> web.Response:
+    body = {
+        "error": {"code": status, "message": message or f"fake {reason}", "status": reason, "details": []}
+    }
     return web.json_response(body, status=status, headers=headers or {})
 
 
@@ -258,7 +262,12 @@ def make_app(fake: FakeUpstream) -> web.Application:
             status, reason, headers = STATUS_SHORTHANDS[kind]
             return _error(status, reason, headers)
         if kind == "status":
-            return _error(behaviour["status"], behaviour.get("reason", "INTERNAL"), behaviour.get("headers"))
+            return _error(
+                behaviour["status"],
+                behaviour.get("reason", "INTERNAL"),
+                behaviour.get("headers"),
+                behaviour.get("message", ""),
+            )
         if not isinstance(raw, dict):
             return _error(400, "INVALID_ARGUMENT")
         if kind == "slow":

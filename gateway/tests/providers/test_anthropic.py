@@ -708,3 +708,14 @@ async def test_sampling_that_thinking_forbids_is_dropped_or_refused_when_require
         )
     assert caught.value.status == 400 and "temperature" in caught.value.message
     assert len(anthropic_upstream.requests) == 1
+
+
+async def test_a_provider_message_quoting_the_key_is_scrubbed(anthropic_upstream, anthropic_target):
+    message = "invalid x-api-key: sk-test-upstream (also sk-ant-api03-abcdefgh)"
+    anthropic_upstream.push(
+        {"kind": "status", "status": 401, "type": "authentication_error", "message": message}
+    )
+    with pytest.raises(UpstreamError) as caught:
+        await AnthropicAdapter().complete(chat(user("hi")), anthropic_target)
+    assert "sk-test-upstream" not in str(caught.value) and "abcdefgh" not in caught.value.message
+    assert "invalid x-api-key" in caught.value.message

@@ -652,3 +652,12 @@ async def test_streamed_tool_call_round_trip_keeps_the_thought_signature(gemini_
         {"functionResponse": {"name": "get_weather", "response": {"content": "sunny"}}}
     ]
     assert end.finish_reason == "stop"
+
+
+async def test_a_provider_message_quoting_the_key_is_scrubbed(gemini_upstream, gemini_target):
+    message = "API key sk-test-upstream not valid (AIzaSyA-0123456789abcdefghijklmnopqrstu)"
+    gemini_upstream.push({"kind": "status", "status": 400, "reason": "INVALID_ARGUMENT", "message": message})
+    with pytest.raises(UpstreamError) as caught:
+        await GoogleAdapter().complete(chat(user("hi")), gemini_target)
+    assert "sk-test-upstream" not in str(caught.value) and "AIzaSy" not in caught.value.message
+    assert "not valid" in caught.value.message
