@@ -127,6 +127,7 @@ class Flight:
         telemetry.hold_closed()
         telemetry.request_done(
             request_id=self.request_id or self.generation_id,
+            generation_id=self.generation_id,
             status=http_status,
             model=self.target.model_slug,
             provider=self.target.provider_slug,
