@@ -125,7 +125,8 @@ class Flight:
         self.cost_nanos = settled.cost_nanos
         telemetry.hold_closed()
         telemetry.request_done(
-            request_id=self.generation_id,  # telemetry logs it beside the HTTP request id
+            request_id=self.request_id or self.generation_id,
+            generation_id=self.generation_id,
             status=http_status,
             model=self.target.model_slug,
             provider=self.target.provider_slug,
