@@ -66,8 +66,10 @@ def _fresh_breakers(settings) -> Iterator[None]:
 @pytest.fixture
 def served(make_customer) -> Iterator[Served]:
     """``acme/chat`` at alpha ($1/$2 per M) then beta ($3/$4 per M), each its own fake server."""
+    from gateway.providers import get_adapter
     from tests.fakes.openai_server import start_openai_upstream
 
+    get_adapter("openai")  # import the SDK now: timing tests must not measure its first import
     alpha, beta = start_openai_upstream(), start_openai_upstream()
     try:
         model = add_model("acme/chat")

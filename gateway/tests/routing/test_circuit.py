@@ -10,6 +10,8 @@ from gateway.tests.conftest import chat
 
 pytestmark = pytest.mark.django_db
 
+COOLDOWN = 2.0
+
 
 def _providers(result) -> list[str]:
     gen = Generation.objects.get(pk=result.headers["x-generation-id"])
@@ -19,7 +21,8 @@ def _providers(result) -> list[str]:
 @pytest.fixture
 def breaker(settings):
     settings.CIRCUIT_FAILURE_THRESHOLD = 2
-    settings.CIRCUIT_COOLDOWN_SECONDS = "0.5"
+    # Long enough that the requests made while it is open finish inside it, even on a busy machine.
+    settings.CIRCUIT_COOLDOWN_SECONDS = str(COOLDOWN)
 
 
 def test_an_endpoint_that_keeps_failing_is_skipped_then_probed_and_closed(served, call_api, breaker):
@@ -32,7 +35,7 @@ def test_an_endpoint_that_keeps_failing_is_skipped_then_probed_and_closed(served
     assert skipped.status == 200 and _providers(skipped) == ["beta"]
     assert len(served.alpha.requests) == 2  # open: not called
 
-    time.sleep(0.6)
+    time.sleep(COOLDOWN + 0.1)
     probe = call_api(chat("acme/chat"), served.customer.secret)
     assert _providers(probe) == ["alpha"]  # half-open: the probe succeeded
     again = call_api(chat("acme/chat"), served.customer.secret)
@@ -43,7 +46,7 @@ def test_a_failed_probe_opens_the_circuit_again_at_once(served, call_api, breake
     served.alpha.push("server_error", "server_error", "server_error")
     for _ in range(2):
         call_api(chat("acme/chat"), served.customer.secret)
-    time.sleep(0.6)
+    time.sleep(COOLDOWN + 0.1)
 
     assert _providers(call_api(chat("acme/chat"), served.customer.secret)) == ["alpha", "beta"]
     assert _providers(call_api(chat("acme/chat"), served.customer.secret)) == ["beta"]

@@ -79,7 +79,7 @@ def test_a_retry_after_past_the_cap_moves_on_to_the_next_endpoint_at_once(served
     started = time.monotonic()
     result = call_api(chat("acme/chat"), served.customer.secret)
 
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 10  # not the 30 s the provider asked for
     assert result.status == 200 and result.json()["provider"] == "Beta"
     assert len(served.alpha.requests) == 1
 

@@ -28,12 +28,12 @@ def test_no_first_byte_in_time_falls_back(served, call_api, settings, stream):
     settings.UPSTREAM_CONNECT_TIMEOUT = "0.3"
     settings.UPSTREAM_FIRST_BYTE_TIMEOUT = "0.3"
     settings.UPSTREAM_IDLE_TIMEOUT = "0.3"
-    served.alpha.push({"kind": "slow_first_byte", "delay": 3})
+    served.alpha.push({"kind": "slow_first_byte", "delay": 10})
 
     started = time.monotonic()
     result = call_api(chat("acme/chat", stream=stream), served.customer.secret)
 
-    assert time.monotonic() - started < 2.5
+    assert time.monotonic() - started < 5
     assert result.status == 200
     gen = _generation(result)
     assert gen.provider_slug == "beta"
@@ -70,8 +70,11 @@ def test_a_refused_connection_falls_back(served, call_api):
     assert [a["outcome"] for a in _generation(result).attempts] == ["connect", "success"]
 
 
-def test_a_connect_that_hangs_times_out_and_falls_back(served, call_api, settings):
+def test_a_connection_that_hangs_times_out_and_falls_back(served, call_api, settings):
     settings.UPSTREAM_CONNECT_TIMEOUT = "0.3"
+    # The kernel may still complete a handshake the listener never accepts; then the first byte is
+    # what never comes. Either way the endpoint is given up within these limits.
+    settings.UPSTREAM_FIRST_BYTE_TIMEOUT = "0.5"
     # A listener that never accepts, its queue already full: new connections get no answer.
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -94,4 +97,4 @@ def test_a_connect_that_hangs_times_out_and_falls_back(served, call_api, setting
 
     assert result.status == 200 and result.json()["provider"] == "Beta"
     assert _generation(result).attempts[0]["outcome"] in ("timeout", "connect")
-    assert elapsed < 2.5
+    assert elapsed < 5
