@@ -98,3 +98,23 @@ def test_a_connection_that_hangs_times_out_and_falls_back(served, call_api, sett
     assert result.status == 200 and result.json()["provider"] == "Beta"
     assert _generation(result).attempts[0]["outcome"] in ("timeout", "connect")
     assert elapsed < 5
+
+
+def test_a_providers_own_timeouts_override_the_gateway_defaults(served, call_api, settings):
+    from catalog.models import Provider
+    from catalog.snapshot import get_snapshot, invalidate_local
+
+    settings.UPSTREAM_FIRST_BYTE_TIMEOUT = "60"
+    Provider.objects.filter(slug="alpha").update(connect_timeout=0.3, first_byte_timeout=0.3, idle_timeout=7)
+    invalidate_local()
+    targets = {e.target.provider_slug: e.target for e in get_snapshot().models["acme/chat"].endpoints}
+    assert (targets["alpha"].first_byte_timeout, targets["alpha"].idle_timeout) == (0.3, 7.0)
+    assert targets["beta"].first_byte_timeout == 60.0
+    served.alpha.push({"kind": "slow_first_byte", "delay": 10})
+
+    started = time.monotonic()
+    result = call_api(chat("acme/chat"), served.customer.secret)
+
+    assert time.monotonic() - started < 5
+    assert result.json()["provider"] == "Beta"
+    assert _generation(result).attempts[0]["outcome"] == "timeout"
