@@ -225,6 +225,64 @@ def measure_prototype(requests: int) -> dict[str, float]:
     return {"cpu_ms": cpu * 1000 / requests, "wall_ms": wall * 1000 / requests}
 
 
+def extra_keys(count: int) -> list[Any]:
+    """``count`` more users, each with credits and a key (made once, reused by later runs)."""
+    from django.contrib.auth import get_user_model
+
+    from accounts import keyauth
+    from accounts.services import api_key_create
+    from billing.money import usd_to_nanos
+    from billing.services import account_for_user, credits_grant
+
+    keys = []
+    for i in range(count):
+        user, created = get_user_model().objects.get_or_create(
+            username=f"bench-micro-{i}", defaults={"email": f"bench-micro-{i}@promptgrid.invalid"}
+        )
+        if created:
+            credits_grant(
+                account=account_for_user(user=user),
+                amount_nanos=usd_to_nanos(1_000_000),
+                idempotency_key=f"bench-micro:{i}",
+            )
+            api_key_create(user=user, name="bench-micro")
+        row = user.api_keys.filter(name="bench-micro").first()
+        keys.append(keyauth._load(row.secret_hash))
+    return keys
+
+
+def measure_concurrent(requests: int, threads: int, *, distinct_accounts: bool) -> dict[str, float]:
+    """``threads`` threads doing requests at once, on one account or one account each: the
+    rate shows whether the account's row lock serialises them."""
+    import threading
+
+    from django.db import connection
+
+    from catalog.snapshot import get_snapshot
+
+    snapshot = get_snapshot()
+    keys = extra_keys(threads) if distinct_accounts else [bench_key()] * threads
+    per_thread = max(requests // threads, 1)
+    start = threading.Barrier(threads + 1)
+
+    def work(key: Any) -> None:
+        one_request(key, snapshot)  # connect and warm up before the clock starts
+        start.wait()
+        for _ in range(per_thread):
+            one_request(key, snapshot)
+        connection.close()
+
+    workers = [threading.Thread(target=work, args=(key,)) for key in keys]
+    for worker in workers:
+        worker.start()
+    start.wait()
+    wall0 = time.perf_counter()
+    for worker in workers:
+        worker.join()
+    wall = time.perf_counter() - wall0
+    return {"rps": per_thread * threads / wall, "threads": threads}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=300)
@@ -238,6 +296,8 @@ def main(argv: list[str] | None = None) -> None:
                     "orm_sync": measure(args.requests, synchronous_commit=True),
                     "orm_async": measure(args.requests, synchronous_commit=False),
                     "prototype": measure_prototype(args.requests),
+                    "one_account": measure_concurrent(args.requests, 8, distinct_accounts=False),
+                    "eight_accounts": measure_concurrent(args.requests, 8, distinct_accounts=True),
                 }
             )
         )
@@ -251,6 +311,10 @@ def main(argv: list[str] | None = None) -> None:
             f"≈ {res['round_trips']:.0f} round trips per request "
             f"({kinds})"
         )
+    for distinct in (False, True):
+        res = measure_concurrent(args.requests, 8, distinct_accounts=distinct)
+        where = "8 accounts" if distinct else "one account"
+        print(f"ORM path, 8 threads on {where}: {res['rps']:.0f} requests/s")
     res = measure_prototype(args.requests)
     print(
         f"prototype (two PL/pgSQL calls, synchronous_commit=on): {res['cpu_ms']:.2f} ms CPU, "

@@ -31,7 +31,16 @@ API_MIDDLEWARE = ("promptgrid.observability.request_id.RequestIdMiddleware",)
 
 
 class ApiHandler(ASGIHandler):
-    """Django's ASGI handler with only ``API_MIDDLEWARE`` in its chain."""
+    """Django's ASGI handler with only ``API_MIDDLEWARE`` in its chain.
+
+    It also skips the per-request ``ThreadSensitiveContext``, which starts a new
+    thread for every request just to run Django's request signals; those few sync
+    calls share asgiref's one thread instead, and the gateway's database work has
+    its own pool (``gateway.db``).
+    """
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await self.handle(scope, receive, send)
 
     def load_middleware(self, is_async: bool = False) -> None:
         self._view_middleware = []

@@ -58,11 +58,11 @@ class Flight:
     hold_id: int
     max_tokens: int
     started: float  # time.monotonic() when the request arrived
-    request_id: str = ""  # x-request-id, for the request log
     created_at: datetime = field(default_factory=timezone.now)
     first_token_at: float | None = None
     settled: bool = False
     cost_nanos: int = 0
+    request_id: str = ""  # x-request-id, for the request log
 
     @property
     def target(self) -> Any:
@@ -127,6 +127,7 @@ class Flight:
         telemetry.hold_closed()
         telemetry.request_done(
             request_id=self.request_id or self.generation_id,
+            generation_id=self.generation_id,
             status=http_status,
             model=self.target.model_slug,
             provider=self.target.provider_slug,

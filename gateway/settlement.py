@@ -15,7 +15,6 @@ from typing import Any
 from django.db import transaction
 
 from billing import services as billing
-from billing.models import CreditAccount
 from billing.pricing import usage_cost_nanos
 from catalog.snapshot import EndpointInfo
 from gateway.db import db_call
@@ -104,8 +103,8 @@ def settle(outcome: Outcome) -> Settled:
         generation_id=outcome.generation_id,
         memo=f"{target.model_slug} via {target.provider_slug}",
     )
-    balance = CreditAccount.objects.filter(holds__pk=outcome.hold_id).values_list("balance_nanos", flat=True)
-    return Settled(cost_nanos=cost, balance_nanos=balance.first())
+    # The balance is not read back (a round trip on every request); pages re-read it on the event.
+    return Settled(cost_nanos=cost, balance_nanos=None)
 
 
 _background: set[asyncio.Task[Any]] = set()

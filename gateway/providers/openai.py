@@ -17,6 +17,7 @@ import openai
 import orjson
 
 from gateway.providers.base import Completion, StreamEnd, StreamItem, Target, UpstreamError, Usage
+from gateway.providers.clients import aclose_clients  # noqa: F401 (callers close clients through here)
 from gateway.providers.clients import client_for as shared_client
 
 _SECRETISH = re.compile(r"(sk|pk|key|pg)-[A-Za-z0-9_\-*]{6,}")

@@ -185,3 +185,26 @@ def test_client_hanging_up_over_http_is_billed_for_what_it_got(world):
     assert len(received) / 4 <= gen.completion_tokens <= (len(received) + 12) / 4 + 1
     assert before - customer.balance() == gen.cost_nanos
     assert customer.held() == 0
+
+
+def test_client_giving_up_before_a_non_streamed_answer_pays_nothing(world):
+    customer, _, url = world
+    before = customer.balance()
+    body = {
+        "model": "mock/echo",
+        "messages": [{"role": "user", "content": "too slow"}],
+        "mock_delay_ms": 3000,
+    }
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{url}/api/v1/chat/completions", json=body, headers=customer.headers, timeout=0.5)
+    gen = None
+    for _ in range(200):
+        try:
+            gen = Generation.objects.first()
+        except OperationalError:
+            gen = None
+        if gen is not None:
+            break
+        time.sleep(0.025)
+    assert gen is not None and gen.status == "cancelled" and gen.cost_nanos == 0
+    assert customer.balance() == before and customer.held() == 0

@@ -64,7 +64,8 @@ def test_a_chat_request_writes_one_json_line_with_what_operators_need(log_lines)
     request_id_var.set("req-abc")  # as the middleware does for the request being served
 
     telemetry.request_done(
-        request_id="gen-123",
+        request_id="req-abc",
+        generation_id="gen-123",
         status=200,
         model="openai/gpt-4o-mini",
         provider="openai",

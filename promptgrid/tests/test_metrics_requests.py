@@ -8,7 +8,6 @@ import uuid
 import orjson
 import pytest
 from asgiref.sync import async_to_sync
-from django.test import AsyncClient
 
 from promptgrid.observability.logs import JsonFormatter
 from promptgrid.tests.metrics_helpers import sample_value, scrape
@@ -18,26 +17,12 @@ pytestmark = pytest.mark.django_db
 PROMPT = "a private question about the quarterly numbers"
 
 
-async def _post(body: dict, secret: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
-    from gateway.providers.openai import aclose_clients
+def post(body: dict, secret: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
+    # The gateway tests' in-process caller: it closes streams and SDK clients as a server would.
+    from gateway.tests.conftest import _call
 
-    try:
-        response = await AsyncClient().post(
-            "/api/v1/chat/completions",
-            data=orjson.dumps(body),
-            content_type="application/json",
-            headers={"Authorization": f"Bearer {secret}", **headers},
-        )
-        if response.streaming:
-            content = b"".join([part async for part in response.streaming_content])
-        else:
-            content = response.content
-        return response.status_code, {k.lower(): v for k, v in response.items()}, content
-    finally:
-        await aclose_clients()
-
-
-post = async_to_sync(_post)
+    result = async_to_sync(_call)(body, secret, extra=headers)
+    return result.status, result.headers, result.body
 
 
 @pytest.fixture

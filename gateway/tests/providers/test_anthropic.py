@@ -719,3 +719,15 @@ async def test_a_provider_message_quoting_the_key_is_scrubbed(anthropic_upstream
         await AnthropicAdapter().complete(chat(user("hi")), anthropic_target)
     assert "sk-test-upstream" not in str(caught.value) and "abcdefgh" not in caught.value.message
     assert "invalid x-api-key" in caught.value.message
+
+
+async def test_pdf_files_become_document_blocks(anthropic_upstream, anthropic_target):
+    pdf = {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0=", "filename": "a.pdf"}}
+    await AnthropicAdapter().complete(
+        chat(user([{"type": "text", "text": "Summarise"}, pdf])), anthropic_target
+    )
+    content = anthropic_upstream.requests[0].json["messages"][0]["content"]
+    assert content[1] == {
+        "type": "document",
+        "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0="},
+    }
