@@ -121,12 +121,12 @@ class KeyDetailView(APIView):
     permission_classes = [CanManageKeys]
 
     def _key(self, request: Request, ref: str) -> ApiKey:
-        # OpenRouter names the path parameter ``hash``; the key's id is accepted too.
+        # ``ref`` is the key's hash (OpenRouter's name for a key) or its id.
         return selectors.api_key_get_for_user(user=request.user, key_id=ref, include_revoked=False)
 
     @extend_schema(operation_id="getKey", tags=_TAGS, responses=KeyDetailSerializer, summary="Get one key")
-    def get(self, request: Request, hash: str) -> Response:
-        key = self._key(request, hash)
+    def get(self, request: Request, ref: str) -> Response:
+        key = self._key(request, ref)
         return Response(KeyDetailSerializer({"data": _one(key)}).data)
 
     @extend_schema(
@@ -136,8 +136,8 @@ class KeyDetailView(APIView):
         responses=KeyDetailSerializer,
         summary="Update a key: name, limits, expiry, allowed models, disabled",
     )
-    def patch(self, request: Request, hash: str) -> Response:
-        key = self._key(request, hash)
+    def patch(self, request: Request, ref: str) -> Response:
+        key = self._key(request, ref)
         serializer = KeyUpdateSerializer(data=request.data, context={"key": key}, partial=True)
         serializer.is_valid(raise_exception=True)
         try:
@@ -153,7 +153,7 @@ class KeyDetailView(APIView):
         responses=KeyDeletedSerializer,
         summary="Delete (revoke) a key",
     )
-    def delete(self, request: Request, hash: str) -> Response:
-        key = self._key(request, hash)
+    def delete(self, request: Request, ref: str) -> Response:
+        key = self._key(request, ref)
         services.api_key_revoke(key=key)
         return Response({"deleted": True})

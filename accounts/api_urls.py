@@ -7,5 +7,5 @@ app_name = "accounts_api"
 urlpatterns = [
     path("key", api.CurrentKeyView.as_view(), name="key"),
     path("keys", api.KeysView.as_view(), name="keys"),
-    path("keys/<str:hash>", api.KeyDetailView.as_view(), name="key-detail"),
+    path("keys/<str:ref>", api.KeyDetailView.as_view(), name="key-detail"),
 ]

@@ -76,7 +76,7 @@ class KeyOutSerializer(serializers.Serializer):
     """Documentation of ``key_out`` for the OpenAPI schema."""
 
     id = serializers.IntegerField()
-    hash = serializers.CharField(help_text="SHA-256 of the secret: the {hash} of /keys/{hash}.")
+    hash = serializers.CharField(help_text="SHA-256 of the secret; names the key in /keys/{ref}.")
     name = serializers.CharField()
     label = serializers.CharField(help_text="Masked secret, e.g. pg-v1-a1b…9xz.")
     disabled = serializers.BooleanField()

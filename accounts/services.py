@@ -94,8 +94,9 @@ def api_key_update(
 ) -> ApiKey:
     """Change the given fields of a key that is not revoked; others stay as they are.
 
-    Spend counters are billing's and are left alone: lowering a limit below what
-    was already spent simply stops the key until the period resets.
+    Spend counters are billing's and are left alone (lowering a limit below what was
+    already spent simply stops the key until the period resets), except that a new
+    reset rule recounts the period counter for the new period (``_rebase_period``).
     """
     locked = _lock(key)
     changes = {

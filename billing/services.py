@@ -135,7 +135,25 @@ def ledger_post(
         if existing is None:  # another constraint (a generation charged on another account)
             raise
         return existing, False
+    if kind != LedgerEntry.Kind.USAGE:
+        # Usage is announced by the gateway with its generation; other moves here, once committed.
+        transaction.on_commit(lambda: _announce_balance(account_id))
     return entry, True
+
+
+def _announce_balance(account_id: int) -> None:
+    """Tell the owner's open dashboards the balance changed (fire and forget)."""
+    row = CreditAccount.objects.filter(pk=account_id).values("user_id", "balance_nanos").first()
+    if row is None:
+        return
+    try:
+        from asgiref.sync import async_to_sync
+
+        from gateway.events import publish
+
+        async_to_sync(publish)(row["user_id"], "balance", {"balance_nanos": row["balance_nanos"]})
+    except Exception:  # a dashboard that is not listening must never fail a payment
+        logger.warning("could not announce a balance change", exc_info=True)
 
 
 def credits_grant(
@@ -459,7 +477,9 @@ def checkout_start(*, account: CreditAccount, amount_usd: Decimal, success_url: 
     """Open a Stripe Checkout Session for ``amount_usd`` and return its URL.
 
     The Payment row records what was asked for; the webhook credits exactly that.
-    No transaction is held open across the network call.
+    No transaction is held open across the network call. The customer gets the
+    session's URL only after its Payment row is saved, so no one can pay for a
+    session the webhook would not recognise.
     """
     if not stripe_configured():
         raise CheckoutRefused("Card payments are not configured.")

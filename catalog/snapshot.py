@@ -160,6 +160,11 @@ def get_snapshot() -> CatalogSnapshot:
     if snap is not None and now - snap.built_at < ttl:
         return snap
     version = cache.get(VERSION_KEY)
+    if version is None:
+        # No edit since the cache started: agree on a first version (add() keeps any a
+        # concurrent writer set), so an unchanged catalog is not rebuilt every period.
+        cache.add(VERSION_KEY, time.time_ns(), timeout=None)
+        version = cache.get(VERSION_KEY)
     if snap is not None and ttl > 0 and version is not None and version == snap.version:
         snap.built_at = now  # unchanged: trust it for another period
         return snap

@@ -56,15 +56,26 @@ async def _authenticate(request: HttpRequest) -> KeyInfo:
 
 
 def _reject(
-    status: int, message: str, *, code: str | None = None, param: str | None = None, **kw: Any
+    request: HttpRequest,
+    started: float,
+    status: int,
+    message: str,
+    *,
+    code: str | None = None,
+    param: str | None = None,
+    key: KeyInfo | None = None,
+    model: str = "",
+    **kw: Any,
 ) -> HttpResponse:
+    """An error before any hold: reported to telemetry (no provider, so no model label)."""
     telemetry.request_done(
-        request_id="",
+        request_id=getattr(request, "request_id", ""),
         status=status,
-        model="",
+        model=model,
         provider="",
-        key_id=None,
+        key_id=key.id if key else None,
         streamed=False,
+        latency_ms=(time.monotonic() - started) * 1000,
         error_kind=code or "",
     )
     return error_response(status, message, code=code, param=param, **kw)
@@ -78,22 +89,37 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
     try:
         key = await _authenticate(request)
     except Unauthorized as exc:
-        return _reject(401, str(exc), code="invalid_api_key")
+        return _reject(request, started, 401, str(exc), code="invalid_api_key")
     try:
         chat = validate(parse_json(read_body(request)))
     except InvalidRequest as exc:
-        return _reject(exc.status, exc.message, param=exc.param, code="invalid_request")
+        return _reject(
+            request, started, exc.status, exc.message, param=exc.param, code="invalid_request", key=key
+        )
     try:
         routes = routing.resolve(await routing.current_snapshot(), chat, key)
     except routing.RouteError as exc:
-        return _reject(exc.status, exc.message, param=exc.param, code=exc.code)
+        return _reject(
+            request,
+            started,
+            exc.status,
+            exc.message,
+            param=exc.param,
+            code=exc.code,
+            key=key,
+            model=chat.model,
+        )
 
     decision = await ratelimit.check(key)
     if decision is not None and not decision.allowed:
         return _reject(
+            request,
+            started,
             429,
             f"Rate limit exceeded: {decision.scope} ({decision.limit}).",
             code="rate_limited",
+            key=key,
+            model=chat.model,
             headers=decision.headers(),
         )
 
@@ -112,7 +138,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
             generation_id=generation_id,
         )
     except holds.HoldRefused as exc:
-        return _reject(402, exc.message, code=exc.code)
+        return _reject(request, started, 402, exc.message, code=exc.code, key=key, model=chat.model)
     telemetry.hold_opened()
 
     flight = Flight(

@@ -8,7 +8,7 @@ Two things Django's own handler cannot do for the hot path:
 - Skip the site's middleware. Sessions, CSRF, messages, allauth and htmx mean
   nothing to a bearer-key API, and the sync-only ones (WhiteNoise) or
   MiddlewareMixin ones would cost a thread hop each per request. The API views
-  authenticate keys themselves.
+  authenticate keys themselves. Only ``API_MIDDLEWARE`` runs, each natively async.
 """
 
 from __future__ import annotations
@@ -17,23 +17,45 @@ from typing import Any
 
 import orjson
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.exception import convert_exception_to_response
+from django.utils.deprecation import MiddlewareMixin
+from django.utils.module_loading import import_string
 
 from gateway.errors import error_body
 
 HOT_PATHS = frozenset({"/api/v1/chat/completions", "/api/v1/generation"})
+# Natively async middleware only (no MiddlewareMixin: its async path hops to a thread).
+API_MIDDLEWARE = ("promptgrid.observability.request_id.RequestIdMiddleware",)
 
 
 class ApiHandler(ASGIHandler):
-    """Django's ASGI handler with an empty middleware chain."""
+    """Django's ASGI handler with only ``API_MIDDLEWARE`` in its chain.
+
+    It also skips the per-request ``ThreadSensitiveContext``, which starts a new
+    thread for every request just to run Django's request signals; those few sync
+    calls share asgiref's one thread instead, and the gateway's database work has
+    its own pool (``gateway.db``).
+    """
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await self.handle(scope, receive, send)
 
     def load_middleware(self, is_async: bool = False) -> None:
         self._view_middleware = []
         self._template_response_middleware = []
         self._exception_middleware = []
         get_response = self._get_response_async if is_async else self._get_response
-        self._middleware_chain = convert_exception_to_response(get_response)
+        handler = convert_exception_to_response(get_response)
+        for path in reversed(API_MIDDLEWARE):
+            middleware = import_string(path)
+            if not getattr(middleware, "async_capable", False) or (
+                isinstance(middleware, type) and issubclass(middleware, MiddlewareMixin)
+            ):
+                raise ImproperlyConfigured(f"{path} must be natively async to run on the API path.")
+            handler = convert_exception_to_response(middleware(handler))
+        self._middleware_chain = handler
 
 
 async def _refuse(send: Any, status: int, message: str) -> None:

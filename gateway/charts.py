@@ -125,7 +125,13 @@ def compact_usd(usd: float) -> str:
     if usd == 0:
         return "$0"
     if usd < 0.01:
-        return f"${usd:.4f}".rstrip("0")
+        # Enough places for two significant digits: $0.000036, $0.0012.
+        places = 2
+        while round(usd, places) == 0 or usd < 10 ** -(places - 1):
+            places += 1
+            if places > 9:
+                break
+        return f"${usd:.{places}f}".rstrip("0").rstrip(".")
     if usd < 10:
-        return f"${usd:.2f}"
+        return "$" + f"{usd:.3f}".rstrip("0").rstrip(".")
     return "$" + compact_number(usd)

@@ -13,7 +13,6 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
@@ -122,10 +121,12 @@ class Flight:
             prompt_text=self.request.messages if self.key.log_prompts else None,
             completion_text=completion_text if self.key.log_prompts else None,
         )
-        self.cost_nanos = await settle_shielded(outcome)
+        settled = await settle_shielded(outcome)
+        self.cost_nanos = settled.cost_nanos
         telemetry.hold_closed()
         telemetry.request_done(
-            request_id=self.generation_id,
+            request_id=self.request_id or self.generation_id,
+            generation_id=self.generation_id,
             status=http_status,
             model=self.target.model_slug,
             provider=self.target.provider_slug,
@@ -138,10 +139,10 @@ class Flight:
             ttft_ms=None if ttft is None else float(ttft),
             error_kind=error_kind,
         )
-        keep(asyncio.ensure_future(self._after(outcome, usage)))
+        keep(asyncio.ensure_future(self._after(outcome, usage, settled.balance_nanos)))
         return self.cost_nanos
 
-    async def _after(self, outcome: Outcome, usage: Usage) -> None:
+    async def _after(self, outcome: Outcome, usage: Usage, balance_nanos: int | None) -> None:
         """Fire and forget: token rate counters and the live dashboard."""
         try:
             await ratelimit.add_tokens(self.key, usage.prompt_tokens + usage.completion_tokens)
@@ -158,7 +159,8 @@ class Flight:
                 "streamed": outcome.streamed,
                 "prompt_tokens": usage.prompt_tokens,
                 "completion_tokens": usage.completion_tokens,
-                "cost": str(Decimal(self.cost_nanos) / 1_000_000_000),
+                "cost_nanos": self.cost_nanos,
+                "balance_nanos": balance_nanos,
                 "latency_ms": outcome.latency_ms,
                 "ttft_ms": outcome.ttft_ms,
                 "created_at": self.created_at.isoformat(),

@@ -88,25 +88,35 @@ def affordable_tokens(endpoint: EndpointInfo, prompt_tokens: int, available: int
     return int(Decimal(left) // per_token)
 
 
-def _key_room(api_key_id: int, now: Any) -> int | None:
-    """What the key may still spend in its period (None: no limit)."""
-    key = (
-        ApiKey.objects.filter(pk=api_key_id)
+def _budget(api_key_id: int, account_id: int, now: Any) -> tuple[int, int | None]:
+    """(the account's available nanos, what the key may still spend in its period or None), one query."""
+    row = (
+        ApiKey.objects.filter(pk=api_key_id, user__credit_account__pk=account_id)
         .values(
-            "limit_nanos", "limit_reset", "usage_nanos", "period_usage_nanos", "period_start", "held_nanos"
+            "limit_nanos",
+            "limit_reset",
+            "usage_nanos",
+            "period_usage_nanos",
+            "period_start",
+            "held_nanos",
+            "user__credit_account__balance_nanos",
+            "user__credit_account__held_nanos",
         )
         .first()
     )
-    if key is None or key["limit_nanos"] is None:
-        return None
-    start = period_start(key["limit_reset"], now)
+    if row is None:
+        return 0, None
+    available = row["user__credit_account__balance_nanos"] - row["user__credit_account__held_nanos"]
+    if row["limit_nanos"] is None:
+        return available, None
+    start = period_start(row["limit_reset"], now)
     if start is None:
-        spent = key["usage_nanos"]
-    elif key["period_start"] is None or key["period_start"] < start:
+        spent = row["usage_nanos"]
+    elif row["period_start"] is None or row["period_start"] < start:
         spent = 0  # a new period: the counter resets when the hold is placed
     else:
-        spent = key["period_usage_nanos"]
-    return key["limit_nanos"] - spent - key["held_nanos"]
+        spent = row["period_usage_nanos"]
+    return available, row["limit_nanos"] - spent - row["held_nanos"]
 
 
 def reserve(
@@ -129,9 +139,7 @@ def reserve(
     if account_id is None:
         account_id = CreditAccount.objects.get_or_create(user_id=user_id)[0].pk
     now = timezone.now()
-    account = CreditAccount.objects.filter(pk=account_id).values("balance_nanos", "held_nanos").first()
-    available = account["balance_nanos"] - account["held_nanos"] if account else 0
-    room = _key_room(api_key_id, now)
+    available, room = _budget(api_key_id, account_id, now)
     budget = available if room is None else min(available, room)
     short = "this key's spend limit" if room is not None and room < available else "your credits"
 

@@ -57,10 +57,11 @@ class Generation(models.Model):
             models.Index(fields=["user", "api_key", "-created_at"]),
             models.Index(fields=["user", "status", "-created_at"]),
             # The dashboard overview aggregates a user's last 30 days from this index alone
-            # (index-only scan on PostgreSQL; other databases ignore INCLUDE).
+            # (an index-only scan; key columns rather than INCLUDE so SQLite covers it too).
             models.Index(
-                fields=["user", "created_at"],
-                include=[
+                fields=[
+                    "user",
+                    "created_at",
                     "model_slug",
                     "status",
                     "cost_nanos",
@@ -69,7 +70,7 @@ class Generation(models.Model):
                     "latency_ms",
                     "ttft_ms",
                 ],
-                name="generation_user_usage_cover",
+                name="generation_user_usage",
             ),
         ]
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import CharField, Count, Q, QuerySet, Sum
 from django.db.models.functions import Substr, TruncDate
@@ -23,6 +24,9 @@ from accounts.models import ApiKey
 from gateway.models import Generation
 
 OVERVIEW_DAYS = 30
+# Generations are timed at their start; past days are cached only once the slowest
+# request of yesterday can no longer be settling.
+CLOSED_DAY_GRACE = timedelta(minutes=15)
 TOP_MODELS = 6
 PAGE_SIZE = 50
 
@@ -83,26 +87,67 @@ def _utc_day() -> Any:
     return TruncDate("created_at", tzinfo=UTC)
 
 
-def overview_for_user(*, user_id: int, now: datetime | None = None) -> Overview:
-    """Spend, volume, speed and per-day/per-model breakdowns of the last 30 days (UTC days)."""
-    now = now or timezone.now()
-    today = now.astimezone(UTC).date()
-    first_day = today - timedelta(days=OVERVIEW_DAYS - 1)
-    rows = (
-        Generation.objects.filter(user_id=user_id, created_at__gte=_day_start(first_day))
-        .annotate(day=_utc_day())
+def _usage_rows(qs: QuerySet[Generation]) -> list[dict[str, Any]]:
+    """Sums per (UTC day, model): one grouped scan of the (user, created_at, …) covering index."""
+    return list(
+        qs.annotate(day=_utc_day())
         .values("day", "model_slug")
         .annotate(
             cost=Sum("cost_nanos"),
             prompt=Sum("prompt_tokens"),
             completion=Sum("completion_tokens"),
-            n=Count("id"),
-            errors=Count("id", filter=~Q(status=Generation.Status.SUCCESS)),
+            n=Count("status"),  # not "id": the covering index does not hold it
+            errors=Count("status", filter=~Q(status=Generation.Status.SUCCESS)),
             latency=Sum("latency_ms"),
             ttft=Sum("ttft_ms"),
             ttft_n=Count("ttft_ms"),
         )
         .order_by()
+    )
+
+
+def overview_cache_key(user_id: int, first_day: date, today: date) -> str:
+    version = cache.get(f"dash:ov:v:{user_id}", 0)
+    return f"dash:ov:{user_id}:{version}:{first_day.isoformat()}:{today.isoformat()}"
+
+
+def overview_forget(*, user_id: int) -> None:
+    """Drop a user's cached past days (after writing history into the past, e.g. seed_demo)."""
+    key = f"dash:ov:v:{user_id}"
+    try:
+        cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, timeout=None)
+
+
+def _closed_days(user_id: int, first_day: date, today_start: datetime, now: datetime) -> list[dict[str, Any]]:
+    """The days before today, cached until midnight.
+
+    Past days no longer change, and the live dashboard re-renders the overview on every
+    new generation, so only today's rows are read each time. Just after midnight the
+    cache is not filled, so requests that started yesterday and settle now still count.
+    """
+    key = overview_cache_key(user_id, first_day, today_start.date())
+    rows = cache.get(key)
+    if rows is None:
+        rows = _usage_rows(
+            Generation.objects.filter(
+                user_id=user_id, created_at__gte=_day_start(first_day), created_at__lt=today_start
+            )
+        )
+        if now - today_start > CLOSED_DAY_GRACE:
+            cache.set(key, rows, timeout=int(timedelta(days=1).total_seconds()))
+    return rows
+
+
+def overview_for_user(*, user_id: int, now: datetime | None = None) -> Overview:
+    """Spend, volume, speed and per-day/per-model breakdowns of the last 30 days (UTC days)."""
+    now = now or timezone.now()
+    today = now.astimezone(UTC).date()
+    first_day = today - timedelta(days=OVERVIEW_DAYS - 1)
+    today_start = _day_start(today)
+    rows = _closed_days(user_id, first_day, today_start, now) + _usage_rows(
+        Generation.objects.filter(user_id=user_id, created_at__gte=today_start)
     )
     ov = Overview()
     days = {

@@ -56,9 +56,15 @@ def cost_of(outcome: Outcome) -> int:
     return usage_cost_nanos(usage, outcome.endpoint)
 
 
+@dataclass(frozen=True)
+class Settled:
+    cost_nanos: int
+    balance_nanos: int | None  # the account's balance right after the charge
+
+
 @transaction.atomic
-def settle(outcome: Outcome) -> int:
-    """Write the Generation and charge its cost against the hold; returns the cost in nanos."""
+def settle(outcome: Outcome) -> Settled:
+    """Write the Generation and charge its cost against the hold."""
     cost = cost_of(outcome)
     usage = outcome.usage
     target = outcome.endpoint.target
@@ -97,7 +103,8 @@ def settle(outcome: Outcome) -> int:
         generation_id=outcome.generation_id,
         memo=f"{target.model_slug} via {target.provider_slug}",
     )
-    return cost
+    # The balance is not read back (a round trip on every request); pages re-read it on the event.
+    return Settled(cost_nanos=cost, balance_nanos=None)
 
 
 _background: set[asyncio.Task[Any]] = set()
@@ -110,7 +117,7 @@ def keep(task: asyncio.Task[Any]) -> asyncio.Task[Any]:
     return task
 
 
-async def settle_shielded(outcome: Outcome) -> int:
+async def settle_shielded(outcome: Outcome) -> Settled:
     """Run ``settle`` to the end even if the awaiting task is cancelled."""
     task = keep(asyncio.ensure_future(db_call(settle, outcome)))
     return await asyncio.shield(task)

@@ -40,14 +40,16 @@ def request_done(
     latency_ms: float = 0.0,
     ttft_ms: float | None = None,
     error_kind: str = "",
+    generation_id: str = "",
 ) -> None:
     """One call per chat completion request, whatever its outcome.
 
-    ``request_id`` may be the generation id (or empty): the log line carries the
-    HTTP request id (the ``x-request-id`` the client saw) and the generation id apart.
+    The log line carries the HTTP request id (the ``x-request-id`` the client saw)
+    and, for a request that reached routing, the generation id (the Activity page's).
     """
     http_request_id = current_request_id() or request_id
-    generation_id = request_id if request_id and request_id != http_request_id else None
+    if not generation_id and request_id.startswith("gen-"):
+        generation_id = request_id
     try:
         model_label, provider_label = _labels(model, provider)
         metrics.REQUESTS.labels(model_label, provider_label, str(status)).inc()
@@ -69,7 +71,7 @@ def request_done(
         extra={
             "event": "chat_request",
             "request_id": http_request_id,
-            "generation_id": generation_id,
+            "generation_id": generation_id or None,
             "key_id": key_id,
             "model": model,
             "provider": provider,

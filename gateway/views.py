@@ -7,11 +7,14 @@ Each view renders its full page, or only the named partial when htmx asks for it
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+import itertools
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -23,6 +26,7 @@ from billing.money import format_usd, nanos_to_usd
 from gateway import selectors
 from gateway.charts import bar_chart, compact_number, compact_usd
 from gateway.playground import playground_key_for_session
+from gateway.templatetags.dashboard import per_million
 
 RECENT_ROWS = 8
 
@@ -100,6 +104,23 @@ class _Echo:
         return value
 
 
+def _next_batch(iterator: Iterator[str], size: int) -> str:
+    return "".join(itertools.islice(iterator, size))
+
+
+async def _aiter_batches(iterator: Iterator[str], size: int = 1000) -> AsyncIterator[str]:
+    """Stream a sync iterator of lines from ASGI, a batch of lines per thread hop.
+
+    ``thread_sensitive`` keeps every batch on the same thread, hence on the same
+    database connection and cursor.
+    """
+    while True:
+        batch = await sync_to_async(_next_batch, thread_sensitive=True)(iterator, size)
+        if not batch:
+            return
+        yield batch
+
+
 @login_required
 @require_GET
 def activity_export(request: HttpRequest) -> StreamingHttpResponse:
@@ -117,7 +138,11 @@ def activity_export(request: HttpRequest) -> StreamingHttpResponse:
             yield writer.writerow([*values, f"{nanos_to_usd(values[cost_index]):f}"])
 
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    content: Iterator[str] | AsyncIterator[str] = lines()
+    if isinstance(request, ASGIRequest):
+        # Under ASGI a sync iterator would be read whole into memory before the first byte.
+        content = _aiter_batches(content)
+    response = StreamingHttpResponse(content, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="promptgrid-activity-{stamp}.csv"'
     return response
 
@@ -162,12 +187,14 @@ def generation_detail(request: HttpRequest, generation_id: str) -> HttpResponse:
 def playground(request: HttpRequest) -> HttpResponse:
     from catalog.snapshot import get_snapshot
 
+    if request.htmx and request.htmx.target == "pg-balance-wrap":
+        return render(request, "gateway/playground.html#balance", {"balance": _balance(request.user.pk)})
     models = [m for m in get_snapshot().models.values() if m.endpoints]
     models.sort(key=lambda m: (not m.slug.startswith("mock/"), m.slug))
     prices = {}
     for m in models:
         ep = m.endpoints[0]
-        prices[m.slug] = {"input": str(ep.input_price), "output": str(ep.output_price)}
+        prices[m.slug] = {"input": per_million(ep.input_price), "output": per_million(ep.output_price)}
     return render(
         request,
         "gateway/playground.html",

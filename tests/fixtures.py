@@ -167,12 +167,26 @@ def live_server_url(transactional_db) -> Iterator[str]:
     db_settings = connections.settings["default"]
     saved_max_age = db_settings["CONN_MAX_AGE"]
     db_settings["CONN_MAX_AGE"] = 0
+    # Served as in production: the gateway's database work on its own thread pool.
+    from django.conf import settings
+
+    shared_threads = settings.GATEWAY_DB_SHARED_THREADS
+    settings.GATEWAY_DB_SHARED_THREADS = True
     port = _free_port()
     config = uvicorn.Config(
         "promptgrid.asgi:application", host="127.0.0.1", port=port, lifespan="off", log_level="warning"
     )
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), name="live-gateway", daemon=True)
+
+    async def serve() -> None:
+        from gateway.providers.clients import aclose_clients
+
+        try:
+            await server.serve()
+        finally:
+            await aclose_clients()
+
+    thread = threading.Thread(target=lambda: asyncio.run(serve()), name="live-gateway", daemon=True)
     thread.start()
     for _ in range(200):
         if server.started:
@@ -185,4 +199,5 @@ def live_server_url(transactional_db) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+        settings.GATEWAY_DB_SHARED_THREADS = shared_threads
         db_settings["CONN_MAX_AGE"] = saved_max_age

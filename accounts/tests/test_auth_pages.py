@@ -128,3 +128,11 @@ def test_signing_up_opens_a_credit_account_with_the_signup_grant(client, db, set
     _signup(client)
     account = CreditAccount.objects.get(user__email="new@example.com")
     assert account.balance_nanos == 1_500_000_000
+
+
+def test_signed_in_account_pages_use_the_product_layout(client_a):
+    for url in ("/accounts/email/", "/accounts/password/change/", "/accounts/logout/"):
+        response = client_a.get(url)
+        page = response.content.decode()
+        assert response.status_code == 200, url
+        assert "/static/css/app.css" in page and 'href="/keys/"' in page and "btn btn-" in page, url

@@ -297,7 +297,7 @@ def test_openapi_schema_describes_the_key_endpoints(db):
     schema = SchemaGenerator().get_schema(request=None, public=True)
     paths = schema["paths"]
     assert {"get"} <= set(paths["/api/v1/key"]) and {"get", "post"} <= set(paths["/api/v1/keys"])
-    assert {"get", "patch", "delete"} <= set(paths["/api/v1/keys/{hash}"])
+    assert {"get", "patch", "delete"} <= set(paths["/api/v1/keys/{ref}"])
     created = paths["/api/v1/keys"]["post"]["responses"]["201"]["content"]["application/json"]["schema"]
     assert created["$ref"].endswith("/KeyCreated")
     assert schema["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"

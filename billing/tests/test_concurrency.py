@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.db import connection
@@ -47,9 +48,11 @@ def _funded_account(n: int = N) -> CreditAccount:
 
 def _worker(account_id: int, mode: str, start_at: float) -> subprocess.Popen:
     db = connection.settings_dict
+    credentials = quote(db["USER"] or "") + (":" + quote(db["PASSWORD"]) if db["PASSWORD"] else "")
+    host = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
     env = dict(
         os.environ,
-        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        DATABASE_URL=f"postgres://{credentials}@{host}/{db['NAME']}",
         DJANGO_SETTINGS_MODULE="promptgrid.test_settings",
     )
     args = {"account_id": account_id, "amount": AMOUNT, "threads": 5, "attempts": 4, "mode": mode}

@@ -158,3 +158,14 @@ def test_negative_amounts_are_refused(small):
     with pytest.raises(ValueError):
         services.hold_settle(hold_id=hold.id, cost_nanos=-5, generation_id="g")
     services.hold_release(hold_id=hold.id)
+
+
+def test_weekly_key_limit_resets_on_monday(small):
+    weekly = ApiKey.Reset.WEEKLY
+    key, _ = api_key_create(user=small.user, name="weekly", limit_nanos=500, limit_reset=weekly)
+    last_week = timezone.now() - timedelta(days=7)
+    ApiKey.objects.filter(pk=key.pk).update(period_usage_nanos=500, period_start=last_week)
+    services.hold_place(account_id=small.pk, amount_nanos=500, ttl_seconds=60, api_key_id=key.pk)
+    key.refresh_from_db()
+    assert key.period_usage_nanos == 0
+    assert key.period_start.weekday() == 0 and key.period_start.hour == 0

@@ -151,3 +151,28 @@ def test_provider_key_never_reaches_the_logs(admin_client, caplog):
 def test_models_api_never_shows_provider_keys(admin_client):
     Provider.objects.filter(slug="openai").update(api_key=SECRET)
     assert SECRET not in admin_client.get("/api/v1/models").content.decode()
+
+
+def test_new_provider_with_a_key_from_the_admin_makes_its_endpoints_routable(admin_client, settings):
+    settings.PROVIDER_ENV = {}
+    response = admin_client.post(
+        "/admin/catalog/provider/add/",
+        {
+            "slug": "local-vllm",
+            "name": "Local vLLM",
+            "protocol": "openai",
+            "base_url": "http://127.0.0.1:8001/v1",
+            "api_key": SECRET,
+            "enabled": "on",
+        },
+    )
+    assert response.status_code == 302
+    provider = Provider.objects.get(slug="local-vllm")
+    assert provider.api_key == SECRET
+    model = Model.objects.get(slug="openai/gpt-4o-mini")
+    model.endpoints.create(provider=provider, upstream_model="qwen", priority=-1)
+
+    from catalog.snapshot import get_snapshot
+
+    (endpoint,) = get_snapshot().models["openai/gpt-4o-mini"].endpoints  # OpenAI itself has no key
+    assert (endpoint.target.base_url, endpoint.target.api_key) == ("http://127.0.0.1:8001/v1", SECRET)

@@ -134,10 +134,11 @@ def test_a_price_change_shows_in_the_next_response(
     assert listed["mock/echo"]["pricing"]["prompt"] == "0.0000042"
 
 
-def test_openai_sdk_can_list_and_retrieve_models(seeded, live_server):
+def test_openai_sdk_can_list_and_retrieve_models(live_server_url):
     import openai
 
-    client = openai.OpenAI(base_url=f"{live_server.url}/api/v1", api_key="unused", max_retries=0)
+    call_command("seed_catalog", stdout=StringIO())
+    client = openai.OpenAI(base_url=f"{live_server_url}/api/v1", api_key="unused", max_retries=0)
     ids = {m.id for m in client.models.list()}
     assert "mock/echo" in ids
     assert client.models.retrieve("mock/echo").owned_by == "mock"

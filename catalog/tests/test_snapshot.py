@@ -103,3 +103,25 @@ def test_version_is_published_only_after_commit(django_capture_on_commit_callbac
         EndpointFactory(model=ModelFactory(slug="mock/echo"), provider=_provider("mock", "mock"))
         assert cache.get(VERSION_KEY) == before
     assert callbacks  # the bump waits for the commit
+
+
+@pytest.mark.django_db
+def test_an_unchanged_catalog_is_not_rebuilt_when_its_trust_period_ends(settings, monkeypatch):
+    from django.core.cache import cache
+
+    from catalog import snapshot
+
+    settings.CATALOG_CACHE_SECONDS = 60
+    EndpointFactory(model=ModelFactory(slug="mock/echo"), provider=_provider("mock", "mock"))
+    cache.clear()  # as on a fresh cache: no version was ever published
+    snapshot.invalidate_local()
+    builds = []
+    real_build = snapshot.build_snapshot
+    monkeypatch.setattr(
+        snapshot, "build_snapshot", lambda version=None: builds.append(1) or real_build(version)
+    )
+
+    first = get_snapshot()
+    first.built_at -= 120  # the trust period ran out
+    assert get_snapshot() is first
+    assert len(builds) == 1

@@ -31,6 +31,7 @@ from gateway.providers.translate import (
     parse_data_url,
     parts_of,
     retry_after_seconds,
+    scrubbed,
     split_call_id,
     text_of,
     tool_call,
@@ -295,6 +296,20 @@ def build_params(request: dict[str, Any], target: Target) -> dict[str, Any]:
         params["metadata"] = {"user_id": user[:256]}
 
     sampling = {k: request[k] for k in ("temperature", "top_p", "top_k") if request.get(k) is not None}
+    if "thinking" in params:
+        # With thinking on, Anthropic refuses temperature other than 1, any top_k, and
+        # top_p below 0.95: such values are dropped like other unsupported parameters.
+        conflicting = sorted(
+            k
+            for k, v in sampling.items()
+            if (k == "temperature" and v != 1) or k == "top_k" or (k == "top_p" and v < 0.95)
+        )
+        if conflicting and (request.get("provider") or {}).get("require_parameters"):
+            raise invalid(
+                f"{PROVIDER} does not support {', '.join(conflicting)} with reasoning.", conflicting[0]
+            )
+        for name in conflicting:
+            del sampling[name]
     if sampling:
         params["extra_body"] = sampling
     return params
@@ -373,6 +388,8 @@ def completion_from(message: Any, *, exclude_reasoning: bool = False) -> Complet
 
 # ----------------------------------------------------------------------------- errors
 
+# A provider that says when to come back, whether rate-limited or overloaded.
+_RETRY_AFTER_KINDS = frozenset({"rate_limit", "overloaded"})
 _KINDS_BY_TYPE = {
     "invalid_request_error": ("invalid_request", 400),
     "request_too_large": ("invalid_request", 400),
@@ -419,7 +436,7 @@ def map_error(exc: BaseException, *, streaming: bool = False) -> UpstreamError:
             kind=kind,
             status=status,
             message=f"{PROVIDER}: {detail}",
-            retry_after=retry_after_seconds(exc.response.headers) if kind == "rate_limit" else None,
+            retry_after=retry_after_seconds(exc.response.headers) if kind in _RETRY_AFTER_KINDS else None,
             native_status=exc.status_code,
             extra={"type": error_type} if error_type else {},
         )
@@ -469,7 +486,7 @@ class AnthropicAdapter:
             )
             return completion_from(message, exclude_reasoning=reasoning_request(request)[2])
         except Exception as exc:
-            raise map_error(exc) from exc
+            raise scrubbed(map_error(exc), target.api_key) from exc
 
     async def stream(self, request: dict[str, Any], target: Target) -> AsyncIterator[StreamItem]:
         params = build_params(request, target)
@@ -486,7 +503,7 @@ class AnthropicAdapter:
                 "response",
             )
         except Exception as exc:
-            raise map_error(exc) from exc
+            raise scrubbed(map_error(exc), target.api_key) from exc
         state = _StreamState(exclude_reasoning=exclude_reasoning)
         try:
             async for event in paced(upstream, first=target.first_byte_timeout, idle=target.idle_timeout):
@@ -494,7 +511,7 @@ class AnthropicAdapter:
                 if deltas:
                     yield deltas
         except Exception as exc:
-            error = map_error(exc, streaming=True)
+            error = scrubbed(map_error(exc, streaming=True), target.api_key)
             if state.started:
                 error.extra.setdefault("usage", state.usage())
             raise error from exc

@@ -20,6 +20,7 @@ import base64
 import binascii
 import re
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from typing import Any
 
 import aiohttp
@@ -45,6 +46,7 @@ from gateway.providers.translate import (
     parse_data_url,
     parts_of,
     retry_after_seconds,
+    scrubbed,
     split_call_id,
     text_of,
     tool_call,
@@ -62,6 +64,8 @@ SUPPORTED = frozenset(
         "n",
         "frequency_penalty",
         "presence_penalty",
+        "logprobs",
+        "top_logprobs",
         "tools",
         "tool_choice",
         "response_format",
@@ -284,6 +288,10 @@ def build_config(request: dict[str, Any], target: Target, system: list[dict[str,
     ):
         if request.get(ours) is not None:
             config[theirs] = request[ours]
+    if request.get("logprobs"):
+        config["response_logprobs"] = True
+        if request.get("top_logprobs"):
+            config["logprobs"] = int(request["top_logprobs"])
     if (request.get("n") or 1) > 1:
         config["candidate_count"] = int(request["n"])
     stops = stop_sequences(request)
@@ -340,6 +348,25 @@ def usage_from(raw: Any) -> Usage | None:
     )
 
 
+def _logprob(candidate: Any) -> dict[str, Any]:
+    token = candidate.token or ""
+    return {"token": token, "logprob": candidate.log_probability or 0.0, "bytes": list(token.encode())}
+
+
+def logprobs_from(result: Any) -> dict[str, Any] | None:
+    """Gemini's logprobsResult → OpenAI's ``choice.logprobs`` (chosen token, then alternatives)."""
+    if result is None or not result.chosen_candidates:
+        return None
+    tops = result.top_candidates or []
+    content = []
+    for i, chosen in enumerate(result.chosen_candidates):
+        entry = _logprob(chosen)
+        alternatives = (tops[i].candidates or []) if i < len(tops) else []
+        entry["top_logprobs"] = [_logprob(c) for c in alternatives]
+        content.append(entry)
+    return {"content": content, "refusal": None}
+
+
 def _split_parts(parts: Any, exclude_reasoning: bool) -> tuple[str, str, list[dict[str, Any]]]:
     texts, thoughts, calls = [], [], []
     for part in parts or []:
@@ -372,7 +399,7 @@ def completion_from(response: Any, *, exclude_reasoning: bool = False) -> Comple
                     content=text if text or not calls else None, tool_calls=calls, reasoning=thoughts
                 ),
                 "finish_reason": finish_reason_for(native, bool(calls)),
-                "logprobs": None,
+                "logprobs": logprobs_from(candidate.logprobs_result),
             }
         )
     if not choices:
@@ -398,6 +425,8 @@ def completion_from(response: Any, *, exclude_reasoning: bool = False) -> Comple
 
 # ----------------------------------------------------------------------------- errors
 
+# A provider that says when to come back, whether rate-limited or overloaded.
+_RETRY_AFTER_KINDS = frozenset({"rate_limit", "overloaded"})
 _KINDS_BY_STATUS = {
     "INVALID_ARGUMENT": ("invalid_request", 400),
     "FAILED_PRECONDITION": ("invalid_request", 400),
@@ -444,7 +473,7 @@ def map_error(exc: BaseException, *, streaming: bool = False) -> UpstreamError:
             kind=kind,
             status=gateway_status,
             message=f"{PROVIDER}: {exc.message or status}",
-            retry_after=_retry_delay(exc) if kind == "rate_limit" else None,
+            retry_after=_retry_delay(exc) if kind in _RETRY_AFTER_KINDS else None,
             native_status=exc.code,
             extra={"type": status} if status else {},
         )
@@ -467,12 +496,27 @@ def map_error(exc: BaseException, *, streaming: bool = False) -> UpstreamError:
 # ---------------------------------------------------------------------------- adapter
 
 
+# The SDK's stream generators do not close their HTTP response when closed early, so a
+# client that hangs up would leave Gemini generating (and billing) to the end. The
+# session's trace hook hands each response to the stream that asked for it, which
+# closes it itself.
+_responses: ContextVar[list[aiohttp.ClientResponse] | None] = ContextVar("gemini_responses", default=None)
+
+
+async def _track_response(_session: Any, _context: Any, params: aiohttp.TraceRequestEndParams) -> None:
+    tracked = _responses.get()
+    if tracked is not None:
+        tracked.append(params.response)
+
+
 def _make_client(base_url: str, api_key: str) -> tuple[genai.Client, Any]:
     api_version = API_VERSION
     match = _VERSION_SUFFIX.search(base_url or "")
     if match:  # an operator may paste ".../v1beta" as the base URL
         api_version, base_url = match[1], base_url[: match.start()]
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1000))
+    tracing = aiohttp.TraceConfig()
+    tracing.on_request_end.append(_track_response)
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1000), trace_configs=[tracing])
     client = genai.Client(
         api_key=api_key or "missing",
         vertexai=False,
@@ -519,36 +563,48 @@ class GoogleAdapter:
             )
             return completion_from(response, exclude_reasoning=reasoning_request(request)[2])
         except Exception as exc:
-            raise map_error(exc) from exc
+            raise scrubbed(map_error(exc), target.api_key) from exc
 
     async def stream(self, request: dict[str, Any], target: Target) -> AsyncIterator[StreamItem]:
         contents, config = await self._prepare(request, target)
         # No SDK timeout here: aiohttp's total timeout would cap the whole stream.
         # ``within`` and ``paced`` bound the first byte and each gap instead.
         first = target.connect_timeout + target.first_byte_timeout
-        try:
-            upstream = await within(
-                self._client(target).aio.models.generate_content_stream(
-                    model=target.upstream_model, contents=contents, config=config
-                ),
-                first,
-                "response",
-            )
-        except Exception as exc:
-            raise map_error(exc) from exc
         state = _StreamState(exclude_reasoning=reasoning_request(request)[2])
+        responses: list[aiohttp.ClientResponse] = []
+        tracking = _responses.set(responses)
+        upstream = None
+        finished = False
         try:
-            async for frame in paced(upstream, first=target.first_byte_timeout, idle=target.idle_timeout):
-                deltas = state.feed(frame)
+            try:
+                # The SDK sends the request on the first read: await the first frame
+                # here, while the response tracking is on.
+                upstream = await self._client(target).aio.models.generate_content_stream(
+                    model=target.upstream_model, contents=contents, config=config
+                )
+                first_frame = await within(anext(upstream, None), first, "response")
+            finally:
+                _responses.reset(tracking)
+            if first_frame is not None:
+                deltas = state.feed(first_frame)
                 if deltas:
                     yield deltas
+                async for frame in paced(upstream, first=target.idle_timeout, idle=target.idle_timeout):
+                    deltas = state.feed(frame)
+                    if deltas:
+                        yield deltas
+            finished = True
         except Exception as exc:
-            error = map_error(exc, streaming=True)
+            error = scrubbed(map_error(exc, streaming=bool(state.seen)), target.api_key)
             if state.raw_usage is not None:
                 error.extra.setdefault("usage", usage_from(state.raw_usage))
             raise error from exc
         finally:
-            await upstream.aclose()
+            if upstream is not None:
+                await upstream.aclose()
+            if not finished:
+                for response in responses:
+                    response.close()  # drop the connection: Gemini stops generating
         if not state.finish:
             raise UpstreamError(kind="server", status=502, message=f"{PROVIDER} closed the stream early.")
         indexes = sorted(state.finish)
@@ -603,5 +659,7 @@ class _StreamState:
             if candidate.finish_reason is not None:
                 self.finish[index] = _value(candidate.finish_reason)
             if delta:
-                choices.append(delta_choice(delta, index=index))
+                choice = delta_choice(delta, index=index)
+                choice["logprobs"] = logprobs_from(candidate.logprobs_result)
+                choices.append(choice)
         return choices

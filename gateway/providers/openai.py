@@ -8,9 +8,7 @@ pydantic model per chunk on the hot path. Streams always ask for usage.
 
 from __future__ import annotations
 
-import asyncio
 import re
-import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,11 +17,9 @@ import openai
 import orjson
 
 from gateway.providers.base import Completion, StreamEnd, StreamItem, Target, UpstreamError, Usage
+from gateway.providers.clients import aclose_clients  # noqa: F401 (callers close clients through here)
+from gateway.providers.clients import client_for as shared_client
 
-# Clients (and their connection pools) belong to the event loop that made them.
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple, openai.AsyncOpenAI]] = (
-    weakref.WeakKeyDictionary()
-)
 _SECRETISH = re.compile(r"(sk|pk|key|pg)-[A-Za-z0-9_\-*]{6,}")
 _NOT_FORWARDED = ("mock_delay_ms",)
 
@@ -38,10 +34,8 @@ def _http_client() -> Any:
 def client_for(target: Target, *, streaming: bool) -> openai.AsyncOpenAI:
     """One client (and connection pool) per base URL, key and timeouts, reused across requests."""
     read = target.idle_timeout if streaming else target.first_byte_timeout
-    cache_key = (target.base_url, target.api_key, target.connect_timeout, read)
-    clients = _clients.setdefault(asyncio.get_running_loop(), {})
-    client = clients.get(cache_key)
-    if client is None:
+
+    def make() -> tuple[openai.AsyncOpenAI, Any]:
         client = openai.AsyncOpenAI(
             api_key=target.api_key or "none",
             base_url=target.base_url or None,
@@ -49,15 +43,9 @@ def client_for(target: Target, *, streaming: bool) -> openai.AsyncOpenAI:
             timeout=httpx2.Timeout(read, connect=target.connect_timeout),
             http_client=_http_client(),
         )
-        clients[cache_key] = client
-    return client
+        return client, client.close
 
-
-async def aclose_clients() -> None:
-    """Close this event loop's clients (at shutdown, or when a test's loop ends)."""
-    clients = _clients.pop(asyncio.get_running_loop(), {})
-    for client in clients.values():
-        await client.close()
+    return shared_client(("openai", target.base_url, target.api_key, target.connect_timeout, read), make)
 
 
 def _scrub(message: str, target: Target) -> str:

@@ -163,3 +163,15 @@ def retry_after_seconds(headers: Any) -> float | None:
         except (TypeError, ValueError):
             continue
     return None
+
+
+_SECRETISH = re.compile(r"(?:sk|pk|key|pg)-[A-Za-z0-9_\-*]{6,}|AIza[0-9A-Za-z_\-]{20,}")
+
+
+def scrubbed(error: UpstreamError, secret: str) -> UpstreamError:
+    """The error with the provider key, or anything shaped like a key, cut from its message
+    (provider messages can quote the key they refused)."""
+    message = error.message.replace(secret, "***") if secret else error.message
+    error.message = _SECRETISH.sub("***", message)[:1000]
+    error.args = (error.message,)
+    return error

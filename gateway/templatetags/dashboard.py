@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django import template
+from django.utils.html import format_html
 
 from billing.money import format_usd
 from gateway.charts import compact_number
@@ -16,6 +17,26 @@ register = template.Library()
 def usd(nanos: int | None, places: int = 2) -> str:
     """Nano-USD as dollars (``$12.34``; tiny amounts keep enough places to be non-zero)."""
     return format_usd(int(nanos or 0), int(places))
+
+
+@register.filter
+def balance(nanos: int | None) -> str:
+    """A balance to the nano-dollar that matters: ``$5.00``, ``$4.999964`` after a tiny charge.
+
+    Rounding a balance to cents would hide the effect of the cheap requests most users make.
+    """
+    text = format_usd(int(nanos or 0), 6)
+    whole, _, frac = text.partition(".")
+    frac = frac.rstrip("0")
+    return f"{whole}.{frac.ljust(2, '0')}"
+
+
+@register.filter
+def balance_html(nanos: int | None) -> str:
+    """``balance`` with the digits past the cents set smaller, so large figures still fit."""
+    text = balance(nanos)
+    whole, _, frac = text.partition(".")
+    return format_html('{}.{}<span class="sub-cents">{}</span>', whole, frac[:2], frac[2:])
 
 
 @register.filter

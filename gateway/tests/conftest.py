@@ -52,7 +52,7 @@ def parse_sse(raw: bytes) -> tuple[list[Any], list[str]]:
 
 
 async def _call(*args: Any, **kwargs: Any) -> ApiResult:
-    from gateway.providers.openai import aclose_clients
+    from gateway.providers.clients import aclose_clients
 
     try:
         return await _request(*args, **kwargs)

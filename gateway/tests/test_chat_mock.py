@@ -78,3 +78,34 @@ def test_lorem_fills_up_to_max_tokens_and_stops_for_length(customer, make_mock_m
     assert body["usage"]["completion_tokens"] == 10
     assert body["choices"][0]["finish_reason"] == "length"
     assert call_api(chat("mock/lorem", max_tokens=10), customer.secret).json()["choices"] == body["choices"]
+
+
+def test_image_parts_are_accepted_and_held_with_an_allowance(customer, call_api):
+    from billing.models import Hold
+    from gateway.holds import IMAGE_TOKEN_ALLOWANCE
+
+    content = [
+        {"type": "text", "text": "What is in this picture?"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo=", "detail": "low"}},
+        {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
+    ]
+    result = call_api(
+        {"model": "mock/echo", "messages": [{"role": "user", "content": content}]}, customer.secret
+    )
+
+    assert result.status == 200
+    assert result.json()["choices"][0]["message"]["content"] == "What is in this picture?"
+    hold = Hold.objects.get()
+    assert hold.amount_nanos > 2 * IMAGE_TOKEN_ALLOWANCE * 1000  # two images at $1/M input
+
+
+def test_mock_tool_call_is_deterministic(customer, call_api):
+    tool = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}
+    body = chat(text='please call lookup {"q": "fox"}', tools=[tool])
+    first = call_api(body, customer.secret).json()["choices"][0]
+    second = call_api(body, customer.secret).json()["choices"][0]
+    assert first["finish_reason"] == "tool_calls"
+    assert first["message"]["tool_calls"] == second["message"]["tool_calls"]
+    assert first["message"]["tool_calls"][0]["function"] == {"name": "lookup", "arguments": '{"q":"fox"}'}
+    plain = call_api(chat(text="no tools wanted", tools=[tool]), customer.secret).json()["choices"][0]
+    assert plain["finish_reason"] == "stop" and "tool_calls" not in plain["message"]

@@ -7,6 +7,7 @@ import io
 from datetime import timedelta
 
 import pytest
+from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from gateway.tests.dashboard_factories import ApiKeyFactory, GenerationFactory, UserFactory
@@ -153,3 +154,30 @@ def test_csv_export_streams_the_filtered_rows(client, user):
 def test_pages_require_login(client):
     for url in ("/activity/", "/activity/export.csv", "/activity/gen-x/"):
         assert client.get(url).status_code == 302
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_csv_export_streams_under_asgi_without_buffering(async_client):
+    # Closes its thread's connection afterwards, so PostgreSQL can drop the test database.
+    @database_sync_to_async
+    def setup():
+        user = UserFactory()
+        key = ApiKeyFactory(user=user)
+        from gateway.models import Generation
+
+        Generation.objects.bulk_create(
+            [GenerationFactory.build(user=user, api_key=key, cost_nanos=i) for i in range(1_205)]
+        )
+        return user
+
+    user = await setup()
+    await async_client.aforce_login(user)
+    response = await async_client.get("/activity/export.csv")
+    assert response.is_async  # an async iterator: ASGI sends it as it is produced
+    body = "".join([chunk.decode() async for chunk in response.streaming_content])
+    # The test client hands the stream over after the request ended, so the batches ran on
+    # asgiref's shared thread (a server streams inside the request, which closes them).
+    await database_sync_to_async(lambda: None)()
+    rows = list(csv.DictReader(io.StringIO(body)))
+    assert len(rows) == 1_205
+    assert sorted(int(r["cost_nanos"]) for r in rows) == list(range(1_205))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 ORIGIN = (b"origin", b"http://127.0.0.1")
 
 
-@sync_to_async
+@database_sync_to_async  # closes its thread's connection afterwards
 def _session_cookie() -> tuple[int, bytes]:
     user = UserFactory()
     client = Client()

@@ -93,3 +93,39 @@ def test_overview_query_count_does_not_grow_with_rows(client, user, django_asser
         response = client.get("/")
     assert response.status_code == 200
     assert len(response.context["ov"].models) == 7  # six named models and "3 other models"
+
+
+def test_past_days_are_read_once_and_today_stays_live(django_assert_num_queries):
+    from datetime import UTC, datetime
+
+    from gateway.selectors import overview_for_user, overview_forget
+
+    user = UserFactory()
+    noon = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+    GenerationFactory(user=user, cost_nanos=5, created_at=noon - timedelta(days=3))
+    GenerationFactory(user=user, cost_nanos=7, created_at=noon - timedelta(hours=1))
+    with django_assert_num_queries(2):  # past days, then today
+        assert overview_for_user(user_id=user.pk, now=noon).spend_30d_nanos == 12
+    GenerationFactory(user=user, cost_nanos=100, created_at=noon - timedelta(minutes=5))
+    with django_assert_num_queries(1):  # past days come from the cache
+        ov = overview_for_user(user_id=user.pk, now=noon)
+    assert ov.spend_30d_nanos == 112 and ov.spend_today_nanos == 107
+    # History written into a closed day shows once the cache is told.
+    GenerationFactory(user=user, cost_nanos=1_000, created_at=noon - timedelta(days=2))
+    assert overview_for_user(user_id=user.pk, now=noon).spend_30d_nanos == 112
+    overview_forget(user_id=user.pk)
+    assert overview_for_user(user_id=user.pk, now=noon).spend_30d_nanos == 1_112
+
+
+def test_just_after_midnight_past_days_are_not_cached(django_assert_num_queries):
+    from datetime import UTC, datetime
+
+    from gateway.selectors import overview_for_user
+
+    user = UserFactory()
+    just_after = datetime.now(UTC).replace(hour=0, minute=5, second=0, microsecond=0)
+    overview_for_user(user_id=user.pk, now=just_after)
+    # A request that started before midnight and settles now still lands in yesterday.
+    GenerationFactory(user=user, cost_nanos=9, created_at=just_after - timedelta(minutes=7))
+    with django_assert_num_queries(2):
+        assert overview_for_user(user_id=user.pk, now=just_after).spend_30d_nanos == 9

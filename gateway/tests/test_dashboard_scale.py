@@ -10,6 +10,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
@@ -86,6 +87,10 @@ def test_pages_with_100k_generations(client, django_assert_max_num_queries):
     for name, url, max_queries in pages:
         with django_assert_max_num_queries(max_queries):
             client.get(url)
+        if name == "overview":
+            cache.clear()  # cold: the past 29 days are aggregated, then cached until midnight
+            results["overview (cold)"], _ = _timed(client, url, repeat=1)
+            name = "overview (warm)"
         ms, response = _timed(client, url)
         assert response.status_code == 200
         results[name] = ms

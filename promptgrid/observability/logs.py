@@ -22,7 +22,7 @@ from promptgrid.observability.request_id import current_request_id
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.
 _STANDARD_ATTRS = frozenset(
     vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()
-    | {"message", "asctime", "request_id", "taskName"}
+    | {"message", "asctime", "request_id", "taskName", "color_message"}  # color_message: uvicorn's ANSI copy
 )
 
 _SECRET_PATTERNS = (
@@ -39,10 +39,14 @@ _HEADER_SECRET = re.compile(
     r"(?i)(x-api-key|x-goog-api-key|api[_-]?key)([\"']?\s*[:=]\s*[\"']?)([^\s\"',;&]+)"
 )
 REDACTED = "[redacted]"
+# One search that every credential above must match first: most log text has none.
+_MAYBE_SECRET = re.compile(r"pg-v1-|sk-|(?:sk|rk|pk)_|whsec_|AIza|(?i:bearer|api[_-]?key)")
 
 
 def redact(text: str) -> str:
-    """Mask anything that looks like a credential; cheap when there is none."""
+    """Mask anything that looks like a credential; one regex search when there is none."""
+    if not _MAYBE_SECRET.search(text):
+        return text
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub(REDACTED, text)
     text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)

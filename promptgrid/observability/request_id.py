@@ -12,7 +12,7 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from contextvars import ContextVar, Token
+from contextvars import ContextVar
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
@@ -47,10 +47,10 @@ class RequestIdMiddleware:
     """Outermost middleware: sets the request id, returns it, and writes one access line.
 
     Both sync and async capable so it never forces the async API path into a thread.
-    The context variable is reset on the way out, except for a streamed body: that is
-    iterated after this returns and its log lines (the gateway's request line among
-    them) must still carry the id. Under ASGI each request runs in its own task, so a
-    streamed request's id cannot leak into the next one.
+    The context variable is not reset on the way out: Django logs the response (a 4xx
+    warning, a 5xx error) after this returns, and a streamed body is iterated later
+    still; those lines must carry the id too. Under ASGI each request runs in its own
+    task with its own context, so an id cannot leak into the next request.
     """
 
     sync_capable = True
@@ -65,25 +65,24 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
         if self.is_async:
             return self.__acall__(request)
-        token, started = self._start(request)
+        started = self._start(request)
         response = self.get_response(request)
-        return self._finish(request, response, token, started)
+        return self._finish(request, response, started)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
-        token, started = self._start(request)
+        started = self._start(request)
         response = await self.get_response(request)
-        return self._finish(request, response, token, started)
+        return self._finish(request, response, started)
 
     @staticmethod
-    def _start(request: HttpRequest) -> tuple[Token[str], float]:
+    def _start(request: HttpRequest) -> float:
         request_id = request_id_from_header(request.headers.get("x-request-id"))
         request.request_id = request_id  # type: ignore[attr-defined]
-        return _request_id.set(request_id), time.perf_counter()
+        _request_id.set(request_id)
+        return time.perf_counter()
 
     @staticmethod
-    def _finish(
-        request: HttpRequest, response: HttpResponseBase, token: Token[str], started: float
-    ) -> HttpResponseBase:
+    def _finish(request: HttpRequest, response: HttpResponseBase, started: float) -> HttpResponseBase:
         response["x-request-id"] = request.request_id  # type: ignore[attr-defined]
         if request.path not in QUIET_PATHS and access_log.isEnabledFor(logging.INFO):
             access_log.info(
@@ -100,6 +99,4 @@ class RequestIdMiddleware:
                     "duration_ms": round((time.perf_counter() - started) * 1000, 1),
                 },
             )
-        if not response.streaming:
-            _request_id.reset(token)
         return response

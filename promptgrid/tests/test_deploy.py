@@ -1,3 +1,4 @@
+import json
 import os
 import signal
 import socket
@@ -194,6 +195,7 @@ def test_the_production_start_script_migrates_collects_and_serves_with_several_w
         status, headers, _ = _get(f"{base}/static/js/htmx.min.js")
         assert status == 200  # whitenoise serves the collected files
         assert headers["content-type"].startswith("text/javascript")
+        static_request_id = headers["x-request-id"]
 
         assert _get(f"{base}/metrics")[0] == 401
         status, _, body = _get(f"{base}/metrics", authorization="Bearer scrape-me")
@@ -210,6 +212,21 @@ def test_the_production_start_script_migrates_collects_and_serves_with_several_w
             timeout=30,
         )
         assert probe.returncode == 0, probe.stderr
+
+        # Logs: the server's own lines and the app's access lines are JSON objects.
+        entries = []
+        for line in log_path.read_text().splitlines():
+            if line.startswith("{"):
+                entries.append(json.loads(line))
+        assert any(
+            e["logger"] == "uvicorn.error" and "Started server process" in e["message"] for e in entries
+        )
+        (access,) = [e for e in entries if e.get("request_id") == static_request_id]
+        assert (access["event"], access["path"], access["status"]) == (
+            "http_request",
+            "/static/js/htmx.min.js",
+            200,
+        )
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:
@@ -218,3 +235,62 @@ def test_the_production_start_script_migrates_collects_and_serves_with_several_w
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
         log_file.close()
+
+
+# Management commands: the list, and every command the project ships.
+REQUIRED_COMMANDS = (
+    "seed_catalog",
+    "sync_prices",
+    "create_api_key",
+    "grant_credits",
+    "audit_ledger",
+    "release_expired_holds",
+    "purge_logged_text",
+    "seed_demo",
+)
+PROJECT_APPS = ("accounts", "billing", "catalog", "gateway", "promptgrid")
+
+
+def _project_commands() -> dict[str, str]:
+    from django.core.management import get_commands
+
+    return {name: app for name, app in get_commands().items() if app in PROJECT_APPS}
+
+
+def test_every_command_the_operators_need_exists():
+    assert set(REQUIRED_COMMANDS) <= set(_project_commands())
+
+
+@pytest.mark.parametrize("name", REQUIRED_COMMANDS)
+def test_each_required_command_explains_itself(name):
+    from django.core.management import load_command_class
+
+    command = load_command_class(_project_commands()[name], name)
+    text = command.create_parser("manage.py", name).format_help()
+
+    assert command.help.strip(), f"{name} has no help text"
+    assert f"usage: manage.py {name}" in text
+    assert command.help.strip().split()[0] in text
+
+
+def test_every_project_command_has_a_help_text():
+    from django.core.management import load_command_class
+
+    for name, app in _project_commands().items():
+        command = load_command_class(app, name)
+        assert command.help.strip(), f"{name} has no help text"
+        command.create_parser("manage.py", name).format_help()
+
+
+def test_help_runs_from_the_command_line():
+    done = subprocess.run(
+        [sys.executable, "manage.py", "seed_demo", "--help"],
+        cwd=ROOT,
+        env=_clean_env(DEBUG="true"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "usage: manage.py seed_demo" in done.stdout

@@ -25,7 +25,15 @@ async def _async_logging_view(request):
     return HttpResponse("ok")
 
 
-urlpatterns = [path("log-sync", _logging_view), path("log-async", _async_logging_view)]
+async def _refusing_view(request):
+    return HttpResponse("no", status=403)
+
+
+urlpatterns = [
+    path("log-sync", _logging_view),
+    path("log-async", _async_logging_view),
+    path("refuse", _refusing_view),
+]
 
 
 @pytest.fixture(autouse=True)
@@ -56,7 +64,8 @@ def test_a_chat_request_writes_one_json_line_with_what_operators_need(log_lines)
     request_id_var.set("req-abc")  # as the middleware does for the request being served
 
     telemetry.request_done(
-        request_id="gen-123",
+        request_id="req-abc",
+        generation_id="gen-123",
         status=200,
         model="openai/gpt-4o-mini",
         provider="openai",
@@ -118,6 +127,15 @@ async def test_async_requests_get_their_own_request_ids(log_lines):
     assert first["x-request-id"] != second["x-request-id"]
     lines = [entry for entry in log_lines() if entry["message"] == "inside the async view"]
     assert [entry["request_id"] for entry in lines] == [first["x-request-id"], second["x-request-id"]]
+
+
+@pytest.mark.urls(__name__)
+async def test_djangos_own_line_about_a_refused_request_carries_its_id(log_lines):
+    response = await AsyncClient().get("/refuse")
+
+    (line,) = [entry for entry in log_lines() if entry["logger"] == "django.request"]
+    assert line["level"] == "WARNING" and line["status_code"] == 403
+    assert line["request_id"] == response["x-request-id"]
 
 
 @pytest.mark.urls(__name__)

@@ -8,7 +8,6 @@ import uuid
 import orjson
 import pytest
 from asgiref.sync import async_to_sync
-from django.test import AsyncClient
 
 from promptgrid.observability.logs import JsonFormatter
 from promptgrid.tests.metrics_helpers import sample_value, scrape
@@ -18,26 +17,12 @@ pytestmark = pytest.mark.django_db
 PROMPT = "a private question about the quarterly numbers"
 
 
-async def _post(body: dict, secret: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
-    from gateway.providers.openai import aclose_clients
+def post(body: dict, secret: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
+    # The gateway tests' in-process caller: it closes streams and SDK clients as a server would.
+    from gateway.tests.conftest import _call
 
-    try:
-        response = await AsyncClient().post(
-            "/api/v1/chat/completions",
-            data=orjson.dumps(body),
-            content_type="application/json",
-            headers={"Authorization": f"Bearer {secret}", **headers},
-        )
-        if response.streaming:
-            content = b"".join([part async for part in response.streaming_content])
-        else:
-            content = response.content
-        return response.status_code, {k.lower(): v for k, v in response.items()}, content
-    finally:
-        await aclose_clients()
-
-
-post = async_to_sync(_post)
+    result = async_to_sync(_call)(body, secret, extra=headers)
+    return result.status, result.headers, result.body
 
 
 @pytest.fixture
@@ -127,3 +112,31 @@ def test_each_request_logs_one_line_under_the_id_the_client_got_and_never_the_pr
     everything = json.dumps(log_lines())
     assert PROMPT not in everything  # the echo model repeats it: neither prompt nor answer is logged
     assert customer.secret.removeprefix("pg-v1-") not in everything
+
+
+@pytest.mark.django_db(transaction=True)
+def test_through_the_production_asgi_app_the_api_returns_the_request_id_it_logs(
+    client, live_server_url, make_customer, make_mock_model, log_lines
+):
+    import httpx
+
+    customer = make_customer()
+    slug = f"mock/live-{uuid.uuid4().hex[:8]}"
+    make_mock_model(slug=slug, upstream_model="echo")
+
+    with httpx.Client(base_url=live_server_url, timeout=20) as http:
+        answer = http.post("/api/v1/chat/completions", json=_chat(slug), headers=customer.headers)
+        streamed = http.post(
+            "/api/v1/chat/completions", json=_chat(slug, stream=True), headers=customer.headers
+        )
+        healthz = http.get("/healthz")
+
+    assert (answer.status_code, streamed.status_code) == (200, 200)
+    ids = [answer.headers["x-request-id"], streamed.headers["x-request-id"]]
+    assert all(i.startswith("req-") for i in ids) and healthz.headers["x-request-id"] not in ids
+    lines = [
+        entry for entry in log_lines() if entry.get("event") == "chat_request" and entry["model"] == slug
+    ]
+    assert [entry["request_id"] for entry in lines] == ids
+    text = scrape(client)
+    assert sample_value(text, "promptgrid_requests_total", model=slug, provider="mock", status="200") == 2

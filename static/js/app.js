@@ -105,6 +105,11 @@
     document.dispatchEvent(new CustomEvent("pg:live", { detail: message }));
     var events = ["generation", "balance"];
     if (events.indexOf(message.event) === -1) return;
+    // Empty states have nothing to refresh in place: the first event reloads the page.
+    if (message.event === "generation" && document.querySelector("[data-live-reload]")) {
+      window.location.reload();
+      return;
+    }
     document.querySelectorAll("[data-live-refresh]").forEach(function (el) {
       var on = (el.getAttribute("data-live-on") || "generation balance").split(" ");
       if (on.indexOf(message.event) !== -1) refresh(el);
@@ -114,7 +119,7 @@
   function connect() {
     var path = document.body.getAttribute("data-live-url");
     if (!path || !window.WebSocket) return;
-    if (!document.querySelector("[data-live-refresh], [data-live-indicator], [data-live]")) return;
+    if (!document.querySelector("[data-live-refresh], [data-live-indicator], [data-live-reload]")) return;
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
     socket = new WebSocket(scheme + window.location.host + path);
     socket.addEventListener("open", function () { retry = 1000; setIndicator(true); });

@@ -31,7 +31,7 @@
 
   function showPrice() {
     var p = prices[modelSelect.value];
-    priceHelp.textContent = p ? "$" + p.input + " in · $" + p.output + " out per million tokens" : "";
+    priceHelp.textContent = p ? p.input + " in · " + p.output + " out per million tokens" : "";
   }
   modelSelect.addEventListener("change", showPrice);
   showPrice();
@@ -216,13 +216,5 @@
     totalsEl.textContent = "0 tokens · $0.00";
     log.innerHTML = "";
     input.focus();
-  });
-
-  // The balance follows live events when the gateway includes it.
-  document.addEventListener("pg:live", function (event) {
-    var data = event.detail && event.detail.data;
-    if (data && typeof data.balance_usd === "string") {
-      document.getElementById("pg-balance").textContent = data.balance_usd;
-    }
   });
 })();

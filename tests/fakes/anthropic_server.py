@@ -9,9 +9,9 @@ Behaviours (``FakeUpstream.push``) are a string or a dict with a ``kind``:
   first declared tool with ``{"city": "Paris"}`` (``{"city": "Paris", "n": i}`` for the i-th).
 - ``json``: the text ``{"answer": 42}``.
 - ``usage``: a thinking block, text, and usage with cache reads, cache writes and thinking tokens.
-- ``rate_limit`` (429, retry-after 7), ``overloaded`` (529), ``server_error`` (500),
+- ``rate_limit`` (429, retry-after 7), ``overloaded`` (529, retry-after 2), ``server_error`` (500),
   ``invalid`` (400), ``unauthorized`` (401), ``not_found`` (404), or
-  ``{"kind": "status", "status": .., "type": .., "headers": {..}}``.
+  ``{"kind": "status", "status": .., "type": .., "headers": {..}, "message": ..}``.
 - ``{"kind": "slow", "delay": s}``: waits before the status line, then answers normally.
 - ``stall`` / ``{"kind": "stall", "seconds": s}``: (stream) sends the first events, then
   goes silent (a minute by default).
@@ -32,7 +32,7 @@ from tests.fakes.server import FakeUpstream
 
 STATUS_SHORTHANDS = {
     "rate_limit": (429, "rate_limit_error", {"retry-after": "7"}),
-    "overloaded": (529, "overloaded_error", {}),
+    "overloaded": (529, "overloaded_error", {"retry-after": "2"}),
     "server_error": (500, "api_error", {}),
     "invalid": (400, "invalid_request_error", {}),
     "unauthorized": (401, "authentication_error", {}),
@@ -69,8 +69,9 @@ def last_user_text(body: dict[str, Any]) -> str:
     return ""
 
 
-def _error(status: int, type_: str, headers: dict[str, str] | None = None) -> web.Response:
-    body = {"type": "error", "error": {"type": type_, "message": f"fake {type_}"}, "request_id": "req_fake"}
+def _error(status: int, type_: str, headers: dict[str, str] | None = None, message: str = "") -> web.Response:
+    error = {"type": type_, "message": message or f"fake {type_}"}
+    body = {"type": "error", "error": error, "request_id": "req_fake"}
     return web.json_response(body, status=status, headers={"request-id": "req_fake", **(headers or {})})
 
 
@@ -195,7 +196,12 @@ def make_app(fake: FakeUpstream) -> web.Application:
             status, type_, headers = STATUS_SHORTHANDS[kind]
             return _error(status, type_, headers)
         if kind == "status":
-            return _error(behaviour["status"], behaviour.get("type", "api_error"), behaviour.get("headers"))
+            return _error(
+                behaviour["status"],
+                behaviour.get("type", "api_error"),
+                behaviour.get("headers"),
+                behaviour.get("message", ""),
+            )
         if not isinstance(body, dict):
             return _error(400, "invalid_request_error")
         if kind == "slow":

@@ -16,10 +16,11 @@ Behaviours (``FakeUpstream.push``) are a string or a dict with a ``kind``:
 - ``json``: the text ``{"answer": 42}``.
 - ``usage``: a thought part, text, usage with cached and thoughts tokens.
 - ``candidates``: one text candidate per ``candidateCount``.
+- With ``responseLogprobs`` set, text comes with a ``logprobsResult`` (one token per 4 characters).
 - ``rate_limit`` (429 RESOURCE_EXHAUSTED, retry-after 7), ``overloaded`` (503 UNAVAILABLE),
   ``server_error`` (500 INTERNAL), ``invalid`` (400 INVALID_ARGUMENT), ``unauthorized``
   (401 UNAUTHENTICATED), ``forbidden`` (403), ``not_found`` (404), or
-  ``{"kind": "status", "status": .., "reason": .., "headers": {..}}``.
+  ``{"kind": "status", "status": .., "reason": .., "headers": {..}, "message": ..}``.
 - ``{"kind": "slow", "delay": s}``, ``stall``, ``drop``, ``malformed``, ``error_event``: as the
   Anthropic fake (``error_event`` sends ``data: {"error": {..}}`` mid-stream).
 """
@@ -89,8 +90,12 @@ def last_user_text(body: dict[str, Any]) -> str:
     return ""
 
 
-def _error(status: int, reason: str, headers: dict[str, str] | None = None) -> web.Response:
-    body = {"error": {"code": status, "message": f"fake {reason}", "status": reason, "details": []}}
+def _error(
+    status: int, reason: str, headers: dict[str, str] | None = None, message: str = ""
+) -> web.Response:
+    body = {
+        "error": {"code": status, "message": message or f"fake {reason}", "status": reason, "details": []}
+    }
     return web.json_response(body, status=status, headers=headers or {})
 
 
@@ -170,6 +175,31 @@ def _plan(behaviour: dict[str, Any], body: dict[str, Any], model: str) -> dict[s
     return out
 
 
+def _logprobs(text: str, top: int) -> dict[str, Any]:
+    """A fake logprobsResult: one "token" per 4 characters, each with ``top`` alternatives."""
+    tokens = [text[i : i + 4] for i in range(0, len(text), 4)]
+    return {
+        "chosenCandidates": [{"token": t, "logProbability": -0.5} for t in tokens],
+        "topCandidates": [
+            {
+                "candidates": [{"token": t, "logProbability": -0.5}, {"token": "?", "logProbability": -3.0}][
+                    :top
+                ]
+            }
+            for t in tokens
+        ],
+    }
+
+
+def _add_logprobs(response: dict[str, Any], body: dict[str, Any]) -> None:
+    config = body.get("generationConfig") or {}
+    if not config.get("responseLogprobs"):
+        return
+    for candidate in response["candidates"]:
+        text = "".join(p.get("text", "") for p in (candidate.get("content") or {}).get("parts", []))
+        candidate["logprobsResult"] = _logprobs(text, int(config.get("logprobs") or 0))
+
+
 def _frames(response: dict[str, Any]) -> list[dict[str, Any]]:
     """Split a whole answer into stream frames: text in pieces, function calls whole,
     finish reason and usage in the last frame."""
@@ -183,7 +213,15 @@ def _frames(response: dict[str, Any]) -> list[dict[str, Any]]:
                 pieces = [{**part, "text": text[i : i + 4]} for i in range(0, len(text), 4)]
             for piece in pieces:
                 content = {"role": "model", "parts": [piece]}
-                frames.append({"candidates": [{"index": candidate["index"], "content": content}], **meta})
+                streamed: dict[str, Any] = {"index": candidate["index"], "content": content}
+                if "logprobsResult" in candidate and "text" in piece:
+                    top = (
+                        len(candidate["logprobsResult"]["topCandidates"][0]["candidates"])
+                        if piece["text"]
+                        else 0
+                    )
+                    streamed["logprobsResult"] = _logprobs(piece["text"], top)
+                frames.append({"candidates": [streamed], **meta})
     last: dict[str, Any] = {
         "candidates": [
             {
@@ -224,13 +262,19 @@ def make_app(fake: FakeUpstream) -> web.Application:
             status, reason, headers = STATUS_SHORTHANDS[kind]
             return _error(status, reason, headers)
         if kind == "status":
-            return _error(behaviour["status"], behaviour.get("reason", "INTERNAL"), behaviour.get("headers"))
+            return _error(
+                behaviour["status"],
+                behaviour.get("reason", "INTERNAL"),
+                behaviour.get("headers"),
+                behaviour.get("message", ""),
+            )
         if not isinstance(raw, dict):
             return _error(400, "INVALID_ARGUMENT")
         if kind == "slow":
             await asyncio.sleep(float(behaviour.get("delay", 5)))
         body = normalise(raw)
         answer = _plan(behaviour, body, match["model"])
+        _add_logprobs(answer, body)
 
         if match["method"] == "generateContent":
             if kind == "malformed":

@@ -42,6 +42,11 @@ def browser(live_server):
             yield browser
         finally:
             browser.close()
+            # ORM calls made while Playwright's loop runs get a connection of their own;
+            # close it in this context, or PostgreSQL cannot drop the test database.
+            from django.db import connections
+
+            connections.close_all()
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 

@@ -21,6 +21,7 @@ from billing.services import InsufficientCredits, account_for_user, credits_gran
 from catalog.snapshot import EndpointInfo, get_snapshot, invalidate_local
 from gateway.models import Generation
 from gateway.providers.base import Usage
+from gateway.selectors import overview_forget
 
 PROMPTS = [
     (
@@ -93,6 +94,7 @@ class Command(BaseCommand):
 
         rng = random.Random(opts["seed"])
         count, spent = self._history(user, account.pk, keys, endpoints, rng, opts["days"], opts["per_day"])
+        overview_forget(user_id=user.pk)  # the history was written into already-closed days
         account.refresh_from_db()
         self.stdout.write(self.style.SUCCESS(f"Demo user {email} (password: {password})"))
         self.stdout.write(f"  {count} generations over {opts['days']} days, {format_usd(spent)} spent")

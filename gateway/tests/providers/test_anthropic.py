@@ -507,8 +507,7 @@ async def test_provider_errors_map_to_gateway_statuses(
         else:
             await AnthropicAdapter().complete(chat(user("hi")), anthropic_target)
     assert (caught.value.kind, caught.value.status) == (kind, status)
-    if kind == "rate_limit":
-        assert caught.value.retry_after == 7.0
+    assert caught.value.retry_after == {"rate_limit": 7.0, "overloaded": 2.0}.get(kind)
     assert caught.value.retryable == (kind in {"rate_limit", "overloaded", "server", "timeout", "connect"})
     assert "sk-test-upstream" not in caught.value.message
     assert len(anthropic_upstream.requests) == 1  # the SDK never retries on its own
@@ -647,3 +646,88 @@ async def test_a_streamed_call_without_input_still_gets_parseable_arguments(
     calls = streamed_tool_calls(deltas)
     assert [json.loads(c["arguments"]) for c in calls] == [{}]
     assert end.finish_reason == "tool_calls"
+
+
+async def test_closing_the_stream_early_closes_the_upstream_connection(anthropic_upstream, anthropic_target):
+    import asyncio
+
+    anthropic_upstream.push({"kind": "stall", "seconds": 0.5})
+    stream = AnthropicAdapter().stream(chat(user("hi")), anthropic_target)
+    first = await anext(stream)
+    await stream.aclose()  # the client went away
+
+    assert first[0]["delta"]["role"] == "assistant"
+    for _ in range(40):
+        if anthropic_upstream.disconnects:
+            break
+        await asyncio.sleep(0.05)
+    assert anthropic_upstream.disconnects == 1
+
+
+async def test_streamed_tool_call_round_trip(anthropic_upstream, anthropic_target):
+    anthropic_upstream.push({"kind": "tool", "calls": 2})
+    deltas, _ = await collect(
+        AnthropicAdapter(), chat(user("Weather?"), tools=[WEATHER_TOOL], stream=True), anthropic_target
+    )
+    calls = streamed_tool_calls(deltas)
+    assistant = {
+        "role": "assistant",
+        "content": streamed_text(deltas) or None,
+        "tool_calls": [
+            {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+            for c in calls
+        ],
+    }
+    results = [
+        {"role": "tool", "tool_call_id": c["id"], "content": f"result {i}"} for i, c in enumerate(calls)
+    ]
+    follow_up = chat(user("Weather?"), assistant, *results, tools=[WEATHER_TOOL], stream=True)
+    deltas, end = await collect(AnthropicAdapter(), follow_up, anthropic_target)
+
+    turns = anthropic_upstream.requests[1].json["messages"]
+    assert [b["id"] for b in turns[1]["content"]] == ["toolu_0", "toolu_1"]
+    assert turns[2]["content"] == [
+        {"type": "tool_result", "tool_use_id": "toolu_0", "content": "result 0"},
+        {"type": "tool_result", "tool_use_id": "toolu_1", "content": "result 1"},
+    ]
+    assert end.finish_reason == "stop"
+
+
+async def test_sampling_that_thinking_forbids_is_dropped_or_refused_when_required(
+    anthropic_upstream, anthropic_target
+):
+    request = chat(user("hi"), reasoning_effort="medium", temperature=0.2, top_p=0.99, max_tokens=8000)
+    await AnthropicAdapter().complete(request, anthropic_target)
+    sent = anthropic_upstream.requests[0].json
+    assert sent["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    assert "temperature" not in sent and sent["top_p"] == 0.99
+
+    with pytest.raises(UpstreamError) as caught:
+        await AnthropicAdapter().complete(
+            request | {"provider": {"require_parameters": True}}, anthropic_target
+        )
+    assert caught.value.status == 400 and "temperature" in caught.value.message
+    assert len(anthropic_upstream.requests) == 1
+
+
+async def test_a_provider_message_quoting_the_key_is_scrubbed(anthropic_upstream, anthropic_target):
+    message = "invalid x-api-key: sk-test-upstream (also sk-ant-api03-abcdefgh)"
+    anthropic_upstream.push(
+        {"kind": "status", "status": 401, "type": "authentication_error", "message": message}
+    )
+    with pytest.raises(UpstreamError) as caught:
+        await AnthropicAdapter().complete(chat(user("hi")), anthropic_target)
+    assert "sk-test-upstream" not in str(caught.value) and "abcdefgh" not in caught.value.message
+    assert "invalid x-api-key" in caught.value.message
+
+
+async def test_pdf_files_become_document_blocks(anthropic_upstream, anthropic_target):
+    pdf = {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0=", "filename": "a.pdf"}}
+    await AnthropicAdapter().complete(
+        chat(user([{"type": "text", "text": "Summarise"}, pdf])), anthropic_target
+    )
+    content = anthropic_upstream.requests[0].json["messages"][0]["content"]
+    assert content[1] == {
+        "type": "document",
+        "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0="},
+    }

@@ -3,14 +3,10 @@ the answer, the stream, the charge, and provider errors as the client sees them.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from asgiref.sync import async_to_sync
 
 from gateway.models import Generation
-from gateway.providers.clients import aclose_clients
-from gateway.tests.conftest import ApiResult, _request, chat
+from gateway.tests.conftest import chat
 from tests.fixtures import create_model
 
 pytestmark = pytest.mark.django_db
@@ -28,21 +24,6 @@ PROVIDERS = {
     "anthropic": ("anthropic/claude-test", 1_134_000, (150, 50, 30, 20)),
     "google": ("google/gemini-test", 591_250, (100, 50, 30, 20)),
 }
-
-
-async def _call(*args: Any, **kwargs: Any) -> ApiResult:
-    from gateway.providers.openai import aclose_clients as aclose_openai_clients
-
-    try:
-        return await _request(*args, **kwargs)
-    finally:
-        await aclose_clients()  # this event loop ends with the call
-        await aclose_openai_clients()
-
-
-@pytest.fixture
-def call_api():
-    return async_to_sync(_call)
 
 
 @pytest.fixture

@@ -425,7 +425,6 @@ async def test_generation_parameters_are_translated(gemini_upstream, gemini_targ
         stop="END",
         presence_penalty=0.5,
         frequency_penalty=0.25,
-        logprobs=True,
         user="u-1",
     )
     await GoogleAdapter().complete(request, gemini_target)
@@ -455,12 +454,34 @@ async def test_several_choices_come_from_candidate_count(gemini_upstream, gemini
 
 
 async def test_required_parameters_the_provider_lacks_are_refused_by_name(gemini_upstream, gemini_target):
-    request = chat(user("hi"), logprobs=True, top_logprobs=3, provider={"require_parameters": True})
+    request = chat(user("hi"), logit_bias={"1": 5}, verbosity="low", provider={"require_parameters": True})
     with pytest.raises(UpstreamError) as caught:
         await GoogleAdapter().complete(request, gemini_target)
     assert (caught.value.kind, caught.value.status) == ("invalid_request", 400)
-    assert "logprobs" in caught.value.message and "top_logprobs" in caught.value.message
+    assert "logit_bias" in caught.value.message and "verbosity" in caught.value.message
     assert gemini_upstream.requests == []
+
+
+async def test_logprobs_come_back_in_openai_shape(gemini_upstream, gemini_target):
+    request = chat(user("abcdefgh"), logprobs=True, top_logprobs=2)
+    result = await GoogleAdapter().complete(request, gemini_target)
+    deltas, _ = await collect(request, gemini_target)
+
+    config = sent(gemini_upstream)["generationConfig"]
+    assert (config["responseLogprobs"], config["logprobs"]) == (True, 2)
+    content = result.choices[0]["logprobs"]["content"]
+    assert "".join(t["token"] for t in content) == "echo: abcdefgh"
+    assert content[0] == {
+        "token": "echo",
+        "logprob": -0.5,
+        "bytes": list(b"echo"),
+        "top_logprobs": [
+            {"token": "echo", "logprob": -0.5, "bytes": list(b"echo")},
+            {"token": "?", "logprob": -3.0, "bytes": list(b"?")},
+        ],
+    }
+    streamed = [t["token"] for d in deltas if d.get("logprobs") for t in d["logprobs"]["content"]]
+    assert "".join(streamed) == "echo: abcdefgh"
 
 
 async def test_base_url_with_a_version_suffix_is_understood(gemini_upstream):
@@ -586,3 +607,57 @@ def test_fake_accepts_snake_case_keys_and_the_key_query_parameter(gemini_upstrea
     with urllib.request.urlopen(request, timeout=5) as response:
         assert json.loads(response.read())["candidates"][0]["content"]["parts"][0]["text"] == "echo: yo"
     assert sent(gemini_upstream)["generationConfig"] == {"maxOutputTokens": 5}
+
+
+async def test_closing_the_stream_early_closes_the_upstream_connection(gemini_upstream, gemini_target):
+    import asyncio
+
+    gemini_upstream.push({"kind": "stall", "seconds": 0.5})
+    stream = GoogleAdapter().stream(chat(user("hi")), gemini_target)
+    first = await anext(stream)
+    await stream.aclose()  # the client went away
+
+    assert first[0]["delta"]["role"] == "assistant"
+    for _ in range(40):
+        if gemini_upstream.disconnects:
+            break
+        await asyncio.sleep(0.05)
+    assert gemini_upstream.disconnects == 1
+
+
+async def test_streamed_tool_call_round_trip_keeps_the_thought_signature(gemini_upstream, gemini_target):
+    signature = base64.b64encode(b"streamed-signature").decode()
+    gemini_upstream.push({"kind": "tool", "signature": signature})
+    deltas, _ = await collect(chat(user("Weather?"), tools=[WEATHER_TOOL], stream=True), gemini_target)
+    call = next(c for d in deltas for c in d["delta"].get("tool_calls") or [])
+    assistant = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [{k: call[k] for k in ("id", "type", "function")}],
+    }
+    follow_up = chat(
+        user("Weather?"),
+        assistant,
+        {"role": "tool", "tool_call_id": call["id"], "content": "sunny"},
+        tools=[WEATHER_TOOL],
+        stream=True,
+    )
+    deltas, end = await collect(follow_up, gemini_target)
+
+    contents = sent(gemini_upstream, 1)["contents"]
+    assert contents[1]["parts"] == [
+        {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}, "thoughtSignature": signature}
+    ]
+    assert contents[2]["parts"] == [
+        {"functionResponse": {"name": "get_weather", "response": {"content": "sunny"}}}
+    ]
+    assert end.finish_reason == "stop"
+
+
+async def test_a_provider_message_quoting_the_key_is_scrubbed(gemini_upstream, gemini_target):
+    message = "API key sk-test-upstream not valid (AIzaSyA-0123456789abcdefghijklmnopqrstu)"
+    gemini_upstream.push({"kind": "status", "status": 400, "reason": "INVALID_ARGUMENT", "message": message})
+    with pytest.raises(UpstreamError) as caught:
+        await GoogleAdapter().complete(chat(user("hi")), gemini_target)
+    assert "sk-test-upstream" not in str(caught.value) and "AIzaSy" not in caught.value.message
+    assert "not valid" in caught.value.message

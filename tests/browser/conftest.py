@@ -1,0 +1,76 @@
+"""Headless Chromium (Debian's ``chromium``, never a downloaded browser) for dashboard tests.
+
+Screenshots go to ``artifacts/screenshots/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from django.db import connections
+
+T = TypeVar("T")
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+
+
+@pytest.fixture
+def chromium(django_db_setup: Any) -> Iterator[Any]:
+    """A browser for one test; request it after the fixtures that write to the database.
+
+    Playwright's sync API keeps an event loop running in this thread, so Django refuses
+    ORM calls here while the browser is open: read the database through ``in_thread``.
+    """
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def _call_and_close(fn: Callable[[], T]) -> T:
+    try:
+        return fn()
+    finally:
+        connections.close_all()  # a worker's connection must not outlive it (PostgreSQL drops the test DB)
+
+
+def in_thread(fn: Callable[[], T]) -> T:
+    """Run a database read from a test while the browser is open, in a plain worker thread."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(_call_and_close, fn).result()
+
+
+@pytest.fixture
+def screenshot_dir() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
+
+
+def login(context: Any, base_url: str, email: str, password: str) -> Any:
+    page = context.new_page()
+    page.goto(f"{base_url}/accounts/login/")
+    page.fill("input[name=login]", email)
+    page.fill("input[name=password]", password)
+    page.locator("form button[type=submit]").last.click()
+    page.wait_for_url(f"{base_url}/")
+    return page
