@@ -149,6 +149,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
         hold_id=reservation.hold_id,
         max_tokens=reservation.max_tokens,
         started=started,
+        request_id=getattr(request, "request_id", ""),
     )
     adapter = get_adapter(route.endpoint.target.protocol)
     body = chat.upstream_body(max_tokens=reservation.max_tokens)

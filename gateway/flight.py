@@ -62,6 +62,7 @@ class Flight:
     first_token_at: float | None = None
     settled: bool = False
     cost_nanos: int = 0
+    request_id: str = ""  # x-request-id, for the request log
 
     @property
     def target(self) -> Any:
