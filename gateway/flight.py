@@ -58,6 +58,7 @@ class Flight:
     hold_id: int
     max_tokens: int
     started: float  # time.monotonic() when the request arrived
+    request_id: str = ""  # the HTTP request id (x-request-id) for the request log
     created_at: datetime = field(default_factory=timezone.now)
     first_token_at: float | None = None
     settled: bool = False

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -268,3 +269,23 @@ def test_editing_an_expired_key_keeps_its_expiry_unless_changed(client_a, user):
     client_a.post(f"/keys/{key.pk}/edit/", {"name": "x", "limit_reset": "never", "expires_at": later})
     key.refresh_from_db()
     assert key.status == "active"
+
+
+@pytest.mark.parametrize("page", ["new", "edit"])
+def test_standalone_key_form_posts_normally_instead_of_into_a_missing_panel(client_a, user, page):
+    # Opened by its own URL (bookmark, new tab, link from elsewhere) the form page has no
+    # #key-panel: an htmx target there makes htmx refuse the submit, so nothing happens.
+    key, _ = make_key(user, name="prod")
+    url = "/keys/new/" if page == "new" else f"/keys/{key.pk}/edit/"
+
+    html = client_a.get(url).content.decode()
+
+    targets = set(re.findall(r'hx-target="#([\w-]+)"', html))
+    assert all(f'id="{target}"' in html for target in targets), targets
+    assert f'action="{url}"' in html and 'method="post"' in html
+
+
+def test_key_form_in_the_keys_page_panel_still_swaps_into_it(client_a):
+    html = client_a.get("/keys/new/", **HTMX).content.decode()
+
+    assert 'hx-post="/keys/new/"' in html and 'hx-target="#key-panel"' in html
