@@ -418,6 +418,14 @@ def validate(body: dict[str, Any]) -> ChatRequest:
     if "tool_choice" in params and params["tool_choice"] != "none" and not params.get("tools"):
         if params["tool_choice"] != "auto":
             raise InvalidRequest("'tool_choice' needs 'tools'.", "tool_choice")
+    if isinstance(params.get("tool_choice"), dict) and params.get("tools"):
+        # A forced function that is not offered: providers refuse it after the hold is placed.
+        name = params["tool_choice"]["function"]["name"]
+        if name not in {tool["function"]["name"] for tool in params["tools"]}:
+            raise InvalidRequest(
+                f"'tool_choice.function.name' {name!r} is not one of the given tools.",
+                "tool_choice.function.name",
+            )
 
     mock_delay_ms = 0
     if body.get("mock_delay_ms") is not None:

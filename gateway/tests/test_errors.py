@@ -66,6 +66,13 @@ def test_expired_key_is_401(customer, call_api):
         (chat(stop=["a", "b", "c", "d", "e"]), "stop"),
         (chat(tools=[{"type": "function"}]), "tools[0].function"),
         (chat(tool_choice="sometimes"), "tool_choice"),
+        (
+            chat(
+                tools=[{"type": "function", "function": {"name": "get_weather"}}],
+                tool_choice={"type": "function", "function": {"name": "delete_everything"}},
+            ),
+            "tool_choice.function.name",
+        ),
         (chat(response_format={"type": "xml"}), "response_format.type"),
         (chat(n=0), "n"),
         (
