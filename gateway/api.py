@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.keyauth import KeyInfo, KeyRejected, authenticate, authenticate_cached
-from gateway import holds, ratelimit, routing, telemetry
+from gateway import fallback, holds, provider_prefs, ratelimit, routing, telemetry
 from gateway.db import db_call
 from gateway.errors import error_response
 from gateway.flight import (
@@ -28,7 +28,6 @@ from gateway.flight import (
     usage_body,
 )
 from gateway.models import Generation
-from gateway.providers import get_adapter
 from gateway.providers.base import UpstreamError, Usage
 from gateway.request import InvalidRequest, parse_json, read_body, validate
 from gateway.streaming import Relay, upstream_error_response
@@ -91,13 +90,23 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
     except Unauthorized as exc:
         return _reject(request, started, 401, str(exc), code="invalid_api_key")
     try:
-        chat = validate(parse_json(read_body(request)))
+        raw = parse_json(read_body(request))
+        chat = validate(raw)
+        prefs = provider_prefs.parse(raw.get("provider"))
     except InvalidRequest as exc:
         return _reject(
             request, started, exc.status, exc.message, param=exc.param, code="invalid_request", key=key
         )
     try:
         routes = routing.resolve(await routing.current_snapshot(), chat, key)
+        routes = provider_prefs.apply(routes, prefs)
+        if not routes:
+            raise routing.RouteError(
+                404,
+                f"No endpoint of {chat.model} matches the request's provider preferences.",
+                param="provider",
+                code="no_endpoints",
+            )
     except routing.RouteError as exc:
         return _reject(
             request,
@@ -123,7 +132,9 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
             headers=decision.headers(),
         )
 
-    route = routes[0]  # fallbacks to routes[1:] come with the routing work
+    # Endpoints with an open circuit are skipped; the hold covers the dearest one left.
+    routes, health = await fallback.usable(routes)
+    route = fallback.hold_route(routes)
     generation_id = new_generation_id()
     try:
         reservation = await db_call(
@@ -145,17 +156,21 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
         generation_id=generation_id,
         key=key,
         request=chat,
-        route=route,
+        route=routes[0],
         hold_id=reservation.hold_id,
         max_tokens=reservation.max_tokens,
         started=started,
         request_id=getattr(request, "request_id", ""),
     )
-    adapter = get_adapter(route.endpoint.target.protocol)
+    adapter = fallback.Failover(flight, routes, health)
     body = chat.upstream_body(max_tokens=reservation.max_tokens)
     extra_headers = {} if decision is None else decision.headers()
     if chat.stream:
-        response = await Relay(flight, adapter.stream(body, route.endpoint.target).__aiter__()).open()
+        relay = Relay(flight, adapter.stream(body).__aiter__())
+        adapter.on_route = lambda r: relay.prefix.update(
+            model=r.endpoint.target.model_slug, provider=r.endpoint.target.provider_name
+        )
+        response = await relay.open()
     else:
         response = await _complete(flight, adapter, body)
     for name, value in extra_headers.items():

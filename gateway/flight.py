@@ -58,11 +58,14 @@ class Flight:
     hold_id: int
     max_tokens: int
     started: float  # time.monotonic() when the request arrived
+    request_id: str = ""  # the HTTP request id (x-request-id) for the request log
     created_at: datetime = field(default_factory=timezone.now)
     first_token_at: float | None = None
     settled: bool = False
     cost_nanos: int = 0
     request_id: str = ""  # x-request-id, for the request log
+    # Each upstream call made for this request (gateway.fallback), for Generation.attempts.
+    attempts: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def target(self) -> Any:
@@ -121,6 +124,7 @@ class Flight:
             produced_output=produced_output,
             prompt_text=self.request.messages if self.key.log_prompts else None,
             completion_text=completion_text if self.key.log_prompts else None,
+            attempts=self.attempts,
         )
         settled = await settle_shielded(outcome)
         self.cost_nanos = settled.cost_nanos

@@ -83,6 +83,10 @@ _PASSTHROUGH = (
     "safety_identifier",
     "prompt_cache_key",
     "verbosity",
+    # OpenRouter's extensions, read by the adapters that support them.
+    "top_k",
+    "reasoning",
+    "provider",
 )
 
 ROLES = ("system", "developer", "user", "assistant", "tool")
@@ -372,6 +376,9 @@ _CHECKS: dict[str, Any] = {
     "safety_identifier": lambda v: _string(v, "safety_identifier"),
     "prompt_cache_key": lambda v: _string(v, "prompt_cache_key"),
     "verbosity": lambda v: _string(v, "verbosity"),
+    "top_k": lambda v: _int(v, "top_k", 0),
+    "reasoning": lambda v: _object(v, "reasoning"),
+    "provider": lambda v: _object(v, "provider"),
 }
 
 

@@ -46,6 +46,7 @@ class Outcome:
     prompt_text: Any = None
     completion_text: str | None = None
     produced_output: bool = True  # False: nothing reached the client; no charge at all
+    attempts: list[dict[str, Any]] = field(default_factory=list)  # upstream calls, in order
 
 
 def cost_of(outcome: Outcome) -> int:
@@ -95,6 +96,7 @@ def settle(outcome: Outcome) -> Settled:
         error=outcome.error[:2000],
         prompt_text=outcome.prompt_text,
         completion_text=outcome.completion_text,
+        attempts=outcome.attempts,
         created_at=outcome.created_at,
     )
     billing.hold_settle(

@@ -275,6 +275,15 @@ IMAGE_FETCH_MAX_BYTES = env_int("IMAGE_FETCH_MAX_BYTES", 10 * 1024 * 1024, minim
 IMAGE_FETCH_ALLOW_PRIVATE = env_bool("IMAGE_FETCH_ALLOW_PRIVATE", False)
 # Database calls of the API run in a few shared threads (gateway/db.py); off: one thread per request.
 GATEWAY_DB_SHARED_THREADS = env_bool("GATEWAY_DB_SHARED_THREADS", True)
+# Retries and fallbacks before the first byte (gateway/retry.py): retries of one endpoint, calls per request.
+ROUTING_MAX_RETRIES = env_int("ROUTING_MAX_RETRIES", 1, minimum=0)
+ROUTING_MAX_ATTEMPTS = env_int("ROUTING_MAX_ATTEMPTS", 6, minimum=1)
+ROUTING_BACKOFF_BASE_SECONDS = env_decimal("ROUTING_BACKOFF_BASE_SECONDS", "0.25")
+ROUTING_BACKOFF_MAX_SECONDS = env_decimal("ROUTING_BACKOFF_MAX_SECONDS", "2")
+ROUTING_RETRY_AFTER_CAP_SECONDS = env_decimal("ROUTING_RETRY_AFTER_CAP_SECONDS", "5")
+# Circuit breaker per endpoint (gateway/circuit.py): consecutive failures to open it, seconds it stays open.
+CIRCUIT_FAILURE_THRESHOLD = env_int("CIRCUIT_FAILURE_THRESHOLD", 5, minimum=1)
+CIRCUIT_COOLDOWN_SECONDS = env_decimal("CIRCUIT_COOLDOWN_SECONDS", "30")
 
 # Billing
 SIGNUP_CREDITS = env_decimal("SIGNUP_CREDITS", "0")

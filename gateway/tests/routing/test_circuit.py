@@ -1,0 +1,89 @@
+"""A circuit breaker per endpoint: opens after repeated failures, half-opens after a cool-down."""
+
+import time
+
+import pytest
+
+from gateway import circuit
+from gateway.models import Generation
+from gateway.tests.conftest import chat
+
+pytestmark = pytest.mark.django_db
+
+COOLDOWN = 2.0
+
+
+def _providers(result) -> list[str]:
+    gen = Generation.objects.get(pk=result.headers["x-generation-id"])
+    return [a["provider"] for a in gen.attempts]
+
+
+@pytest.fixture
+def breaker(settings):
+    settings.CIRCUIT_FAILURE_THRESHOLD = 2
+    # Long enough that the requests made while it is open finish inside it, even on a busy machine.
+    settings.CIRCUIT_COOLDOWN_SECONDS = str(COOLDOWN)
+
+
+def test_an_endpoint_that_keeps_failing_is_skipped_then_probed_and_closed(served, call_api, breaker):
+    served.alpha.push("server_error", "server_error")
+    for _ in range(2):
+        assert _providers(call_api(chat("acme/chat"), served.customer.secret)) == ["alpha", "beta"]
+
+    skipped = call_api(chat("acme/chat"), served.customer.secret)
+
+    assert skipped.status == 200 and _providers(skipped) == ["beta"]
+    assert len(served.alpha.requests) == 2  # open: not called
+
+    time.sleep(COOLDOWN + 0.1)
+    probe = call_api(chat("acme/chat"), served.customer.secret)
+    assert _providers(probe) == ["alpha"]  # half-open: the probe succeeded
+    again = call_api(chat("acme/chat"), served.customer.secret)
+    assert _providers(again) == ["alpha"]  # closed
+
+
+def test_a_failed_probe_opens_the_circuit_again_at_once(served, call_api, breaker):
+    served.alpha.push("server_error", "server_error", "server_error")
+    for _ in range(2):
+        call_api(chat("acme/chat"), served.customer.secret)
+    time.sleep(COOLDOWN + 0.1)
+
+    assert _providers(call_api(chat("acme/chat"), served.customer.secret)) == ["alpha", "beta"]
+    assert _providers(call_api(chat("acme/chat"), served.customer.secret)) == ["beta"]
+
+
+def test_a_success_between_failures_keeps_the_circuit_closed(served, call_api, breaker):
+    served.alpha.push("server_error", "normal", "server_error")
+    for _ in range(3):
+        call_api(chat("acme/chat"), served.customer.secret)
+
+    assert _providers(call_api(chat("acme/chat"), served.customer.secret)) == ["alpha"]
+
+
+def test_an_open_endpoint_is_still_tried_when_nothing_else_remains(served, call_api, breaker):
+    served.alpha.default = "server_error"
+    served.beta.default = "server_error"
+    for _ in range(2):
+        call_api(chat("acme/chat"), served.customer.secret)
+    served.alpha.default = served.beta.default = "normal"
+
+    result = call_api(chat("acme/chat"), served.customer.secret)
+
+    assert result.status == 200 and _providers(result) == ["alpha"]
+
+
+async def test_only_one_request_gets_the_half_open_probe(settings):
+    settings.CIRCUIT_FAILURE_THRESHOLD = 1
+    settings.CIRCUIT_COOLDOWN_SECONDS = "0.2"
+    endpoint = 987_654
+
+    await circuit.record_failure(endpoint)
+    assert await circuit.states([endpoint]) == {endpoint: circuit.OPEN}
+    time.sleep(0.25)
+
+    first = await circuit.states([endpoint])
+    second = await circuit.states([endpoint])
+
+    assert (first, second) == ({endpoint: circuit.PROBE}, {endpoint: circuit.OPEN})
+    await circuit.record_success(endpoint, circuit.PROBE)
+    assert await circuit.states([endpoint]) == {endpoint: circuit.CLOSED}
