@@ -128,6 +128,8 @@ def parse_json(raw: bytes) -> dict[str, Any]:
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
+        if "not valid UTF-8" in str(exc):  # orjson words it "surrogates not allowed"
+            raise InvalidRequest("Request body is not valid UTF-8.") from None
         raise InvalidRequest(f"Request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise InvalidRequest("Request body must be a JSON object.")

@@ -98,6 +98,14 @@ def test_body_that_is_not_json_is_400(customer, call_api):
     _error(call_api(None, customer.secret, raw=b"{nope"), 400)
 
 
+def test_body_that_is_not_utf8_says_so(customer, call_api):
+    # orjson's own wording ("surrogates not allowed") sends the client looking for the wrong bug.
+    raw = b'{"model": "mock/echo", "messages": [{"role": "user", "content": "caf\xe9"}]}'
+    error = _error(call_api(None, customer.secret, raw=raw), 400)
+    assert error["message"] == "Request body is not valid UTF-8."
+    assert Hold.objects.count() == 0
+
+
 def test_unknown_fields_are_ignored(customer, call_api):
     result = call_api(chat(some_future_option={"x": 1}, usage={"include": True}), customer.secret)
     assert result.status == 200
