@@ -128,6 +128,8 @@ def parse_json(raw: bytes) -> dict[str, Any]:
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
+        if "not valid UTF-8" in str(exc):  # orjson words it "surrogates not allowed"
+            raise InvalidRequest("Request body is not valid UTF-8.") from None
         raise InvalidRequest(f"Request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise InvalidRequest("Request body must be a JSON object.")
@@ -425,6 +427,14 @@ def validate(body: dict[str, Any]) -> ChatRequest:
     if "tool_choice" in params and params["tool_choice"] != "none" and not params.get("tools"):
         if params["tool_choice"] != "auto":
             raise InvalidRequest("'tool_choice' needs 'tools'.", "tool_choice")
+    if isinstance(params.get("tool_choice"), dict) and params.get("tools"):
+        # A forced function that is not offered: providers refuse it after the hold is placed.
+        name = params["tool_choice"]["function"]["name"]
+        if name not in {tool["function"]["name"] for tool in params["tools"]}:
+            raise InvalidRequest(
+                f"'tool_choice.function.name' {name!r} is not one of the given tools.",
+                "tool_choice.function.name",
+            )
 
     mock_delay_ms = 0
     if body.get("mock_delay_ms") is not None:
