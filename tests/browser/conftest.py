@@ -5,7 +5,6 @@ Screenshots go to ``artifacts/screenshots/`` (git-ignored).
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,18 +13,9 @@ from typing import Any, TypeVar
 import pytest
 from django.db import connections
 
-T = TypeVar("T")
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+T = TypeVar("T")
 
 
 @pytest.fixture

@@ -6,27 +6,14 @@ Screenshots of each step go to ``artifacts/screenshots/`` (git-ignored).
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SHOTS = Path(__file__).resolve().parents[3] / "artifacts" / "screenshots"
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, requires_chromium
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not os.path.exists(CHROMIUM), reason=f"Debian's chromium is not installed at {CHROMIUM}"
-    ),
-]
+SHOTS = SCREENSHOTS
+
+pytestmark = [pytest.mark.browser, requires_chromium]
 
 
 @pytest.fixture
