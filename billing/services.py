@@ -28,12 +28,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import BigIntegerField, Case, DateTimeField, F, Q, Value, When
+from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from accounts.models import ApiKey
 from accounts.secrets import hash_secret
+from billing import db_functions
 from billing.models import CreditAccount, Hold, LedgerEntry, Payment, RedeemCode
 from billing.money import NANOS_PER_USD, format_usd, usd_to_nanos
 from billing.periods import period_start
@@ -335,6 +337,23 @@ def _hold_place_orm(
     return PlacedHold(id=hold.pk, account_id=account_id, api_key_id=api_key_id, amount_nanos=amount_nanos)
 
 
+def _hold_place_pg(
+    *, account_id: int, amount_nanos: int, ttl_seconds: int, api_key_id: int | None, generation_id: str
+) -> PlacedHold:
+    """``_hold_place_orm`` as one function call: one round trip, its own transaction in autocommit."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT billing_hold_place(%s, %s, %s, %s, %s, %s)",
+            [account_id, api_key_id, amount_nanos, ttl_seconds, generation_id, timezone.now()],
+        )
+        hold_id = cursor.fetchone()[0]
+    if hold_id == db_functions.HOLD_INSUFFICIENT_CREDITS:
+        raise InsufficientCredits("insufficient credits")
+    if hold_id == db_functions.HOLD_KEY_LIMIT_REACHED:
+        raise KeyLimitReached("this key's spend limit is reached")
+    return PlacedHold(id=hold_id, account_id=account_id, api_key_id=api_key_id, amount_nanos=amount_nanos)
+
+
 def hold_place(
     *,
     account_id: int,
@@ -352,6 +371,14 @@ def hold_place(
     """
     if amount_nanos < 0:
         raise ValueError("a hold cannot be negative")
+    if connection.vendor == "postgresql":
+        return _hold_place_pg(
+            account_id=account_id,
+            amount_nanos=amount_nanos,
+            ttl_seconds=ttl_seconds,
+            api_key_id=api_key_id,
+            generation_id=generation_id,
+        )
     return _hold_place_orm(
         account_id=account_id,
         amount_nanos=amount_nanos,
@@ -405,6 +432,30 @@ def _settle_check(cost_nanos: int, generation_id: str) -> None:
         raise ValueError("a settlement names its generation")
 
 
+def _hold_settle_pg(
+    *, hold_id: int, cost_nanos: int, generation_id: str, memo: str, generation: Any = None
+) -> int | None:
+    """``_hold_settle_orm`` as one function call; with ``generation``, its INSERT rides in the
+    same statement (a data-modifying WITH), so row and charge commit together in one round trip.
+    Returns the usage entry's id, if any."""
+    call = "SELECT billing_hold_settle(%s, %s, %s, %s, %s)"
+    args = [hold_id, cost_nanos, generation_id, memo, timezone.now()]
+    if generation is not None:
+        model = type(generation)
+        query = InsertQuery(model)
+        query.insert_values(model._meta.local_concrete_fields, [generation])
+        ((insert_sql, insert_params),) = query.get_compiler(connection=connection).as_sql()
+        call, args = f"WITH generation AS ({insert_sql}) {call}", [*insert_params, *args]
+    with connection.cursor() as cursor:
+        try:
+            cursor.execute(call, args)
+        except DatabaseError as error:
+            if getattr(error.__cause__, "sqlstate", None) == "P0002":  # no_data_found
+                raise Hold.DoesNotExist(f"hold {hold_id} does not exist") from None
+            raise
+        return cursor.fetchone()[0]
+
+
 @transaction.atomic
 def hold_settle(*, hold_id: int, cost_nanos: int, generation_id: str, memo: str = "") -> LedgerEntry | None:
     """Charge the actual cost (even above the hold) and release the hold, exactly once.
@@ -414,6 +465,11 @@ def hold_settle(*, hold_id: int, cost_nanos: int, generation_id: str, memo: str 
     empty answer costs nothing). A hold that already expired is still charged.
     """
     _settle_check(cost_nanos, generation_id)
+    if connection.vendor == "postgresql":
+        entry_id = _hold_settle_pg(
+            hold_id=hold_id, cost_nanos=cost_nanos, generation_id=generation_id, memo=memo
+        )
+        return None if entry_id is None else LedgerEntry.objects.get(pk=entry_id)
     return _hold_settle_orm(hold_id=hold_id, cost_nanos=cost_nanos, generation_id=generation_id, memo=memo)
 
 
@@ -421,9 +477,19 @@ def generation_settle(*, generation: Any, hold_id: int, cost_nanos: int, memo: s
     """Insert ``generation`` (a gateway Generation, unsaved) and settle its hold, in one transaction.
 
     The row and the charge commit together or not at all; the charge is idempotent on
-    the generation's id, as in ``hold_settle``.
+    the generation's id, as in ``hold_settle``. On PostgreSQL this is one statement in
+    autocommit (no BEGIN/COMMIT round trips); on SQLite, the ORM path in one transaction.
     """
     _settle_check(cost_nanos, generation.pk)
+    if connection.vendor == "postgresql":
+        _hold_settle_pg(
+            hold_id=hold_id,
+            cost_nanos=cost_nanos,
+            generation_id=generation.pk,
+            memo=memo,
+            generation=generation,
+        )
+        return
     with transaction.atomic():
         generation.save(force_insert=True)
         _hold_settle_orm(hold_id=hold_id, cost_nanos=cost_nanos, generation_id=generation.pk, memo=memo)
