@@ -46,6 +46,12 @@ _POSTGRES = [
       v_released integer := 0;
       v_id bigint;
     BEGIN
+      -- A hold lost in a crash is harmless: the request it was for died with the server and
+      -- nothing was charged against it; the client sees an error and retries. So this
+      -- transaction does not wait for its WAL to reach the disk (the settlement does: it
+      -- charges money). Local to this transaction only.
+      PERFORM set_config('synchronous_commit', 'off', true);
+
       -- The check and the reservation are one statement (the row stays locked until commit).
       UPDATE billing_creditaccount SET held_nanos = held_nanos + p_amount
        WHERE id = p_account AND balance_nanos >= held_nanos + p_amount;

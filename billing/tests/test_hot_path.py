@@ -162,3 +162,26 @@ def test_the_settlement_path_takes_no_savepoints():
         services.generation_settle(generation=_generation(account), hold_id=hold.id, cost_nanos=5)
     assert "SAVEPOINT" not in _statements(settling)
     assert CreditAccount.objects.get(pk=account.pk).balance_nanos == 995
+
+
+def _synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_only_the_hold_commits_without_waiting_for_the_disk():
+    account = UserFactory().credit_account
+    services.credits_grant(account=account, amount_nanos=1000, idempotency_key="seed")
+    default = _synchronous_commit()
+    assert default != "off"
+    with transaction.atomic():
+        hold = services.hold_place(account_id=account.pk, amount_nanos=500, ttl_seconds=60)
+        assert _synchronous_commit() == "off"
+    assert _synchronous_commit() == default  # SET LOCAL: gone with the hold's transaction
+    with transaction.atomic():
+        services.generation_settle(generation=_generation(account), hold_id=hold.id, cost_nanos=5)
+        assert _synchronous_commit() == default  # a charge waits for its commit to be durable
+    assert CreditAccount.objects.get(pk=account.pk).balance_nanos == 995
