@@ -20,7 +20,19 @@ class ProviderAdmin(admin.ModelAdmin):
     list_filter = ("protocol", "enabled")
     search_fields = ("slug", "name", "base_url")
     list_editable = ("enabled",)
-    fields = ("slug", "name", "protocol", "base_url", "api_key", "clear_api_key", "key", "enabled")
+    fields = (
+        "slug",
+        "name",
+        "protocol",
+        "base_url",
+        "api_key",
+        "clear_api_key",
+        "key",
+        "enabled",
+        "connect_timeout",
+        "first_byte_timeout",
+        "idle_timeout",
+    )
     readonly_fields = ("key",)
 
     def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:

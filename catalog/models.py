@@ -27,6 +27,16 @@ class Provider(models.Model):
     # Stored for the gateway's use only: never rendered back in full, never logged.
     api_key = models.CharField(max_length=500, blank=True)
     enabled = models.BooleanField(default=True)
+    # Seconds; blank means the gateway-wide UPSTREAM_*_TIMEOUT setting.
+    connect_timeout = models.FloatField(
+        null=True, blank=True, help_text="Seconds to open a connection (blank: UPSTREAM_CONNECT_TIMEOUT)."
+    )
+    first_byte_timeout = models.FloatField(
+        null=True, blank=True, help_text="Seconds to the first byte (blank: UPSTREAM_FIRST_BYTE_TIMEOUT)."
+    )
+    idle_timeout = models.FloatField(
+        null=True, blank=True, help_text="Seconds between stream chunks (blank: UPSTREAM_IDLE_TIMEOUT)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

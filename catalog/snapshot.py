@@ -87,6 +87,11 @@ def _provider_settings(provider: Any) -> tuple[str, str]:
     return base_url, api_key
 
 
+def _seconds(per_provider: float | None, default: Any) -> float:
+    """A provider's own timeout when set, else the gateway-wide setting."""
+    return float(per_provider) if per_provider else float(default)
+
+
 def _routable(protocol: str, api_key: str) -> bool:
     return protocol == "mock" or bool(api_key)
 
@@ -115,9 +120,9 @@ def build_snapshot(version: Any = None) -> CatalogSnapshot:
             api_key=api_key,
             upstream_model=ep.upstream_model,
             max_output_tokens=ep.max_output_tokens or model.max_output_tokens,
-            connect_timeout=float(settings.UPSTREAM_CONNECT_TIMEOUT),
-            first_byte_timeout=float(settings.UPSTREAM_FIRST_BYTE_TIMEOUT),
-            idle_timeout=float(settings.UPSTREAM_IDLE_TIMEOUT),
+            connect_timeout=_seconds(ep.provider.connect_timeout, settings.UPSTREAM_CONNECT_TIMEOUT),
+            first_byte_timeout=_seconds(ep.provider.first_byte_timeout, settings.UPSTREAM_FIRST_BYTE_TIMEOUT),
+            idle_timeout=_seconds(ep.provider.idle_timeout, settings.UPSTREAM_IDLE_TIMEOUT),
         )
         info = EndpointInfo(
             target=target,

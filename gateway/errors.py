@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 
 _TYPES = {
@@ -53,6 +54,9 @@ def drf_exception_handler(exc: Exception, context: dict[str, Any]):
     from rest_framework.response import Response
     from rest_framework.views import exception_handler
 
+    if isinstance(exc, RequestDataTooBig):
+        # Django's own answer is an HTML 400 page; API clients need JSON and the true status.
+        return Response(error_body(413, "Request body is too large."), status=413)
     response = exception_handler(exc, context)
     if response is None:
         return None

@@ -63,7 +63,6 @@ class Flight:
     first_token_at: float | None = None
     settled: bool = False
     cost_nanos: int = 0
-    request_id: str = ""  # x-request-id, for the request log
     # Each upstream call made for this request (gateway.fallback), for Generation.attempts.
     attempts: list[dict[str, Any]] = field(default_factory=list)
 

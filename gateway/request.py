@@ -83,6 +83,10 @@ _PASSTHROUGH = (
     "safety_identifier",
     "prompt_cache_key",
     "verbosity",
+    # OpenRouter's extensions, read by the adapters that support them.
+    "top_k",
+    "reasoning",
+    "provider",
 )
 
 ROLES = ("system", "developer", "user", "assistant", "tool")
@@ -124,6 +128,8 @@ def parse_json(raw: bytes) -> dict[str, Any]:
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
+        if "not valid UTF-8" in str(exc):  # orjson words it "surrogates not allowed"
+            raise InvalidRequest("Request body is not valid UTF-8.") from None
         raise InvalidRequest(f"Request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise InvalidRequest("Request body must be a JSON object.")
@@ -372,6 +378,9 @@ _CHECKS: dict[str, Any] = {
     "safety_identifier": lambda v: _string(v, "safety_identifier"),
     "prompt_cache_key": lambda v: _string(v, "prompt_cache_key"),
     "verbosity": lambda v: _string(v, "verbosity"),
+    "top_k": lambda v: _int(v, "top_k", 0),
+    "reasoning": lambda v: _object(v, "reasoning"),
+    "provider": lambda v: _object(v, "provider"),
 }
 
 
@@ -418,6 +427,14 @@ def validate(body: dict[str, Any]) -> ChatRequest:
     if "tool_choice" in params and params["tool_choice"] != "none" and not params.get("tools"):
         if params["tool_choice"] != "auto":
             raise InvalidRequest("'tool_choice' needs 'tools'.", "tool_choice")
+    if isinstance(params.get("tool_choice"), dict) and params.get("tools"):
+        # A forced function that is not offered: providers refuse it after the hold is placed.
+        name = params["tool_choice"]["function"]["name"]
+        if name not in {tool["function"]["name"] for tool in params["tools"]}:
+            raise InvalidRequest(
+                f"'tool_choice.function.name' {name!r} is not one of the given tools.",
+                "tool_choice.function.name",
+            )
 
     mock_delay_ms = 0
     if body.get("mock_delay_ms") is not None:

@@ -44,7 +44,8 @@ def upstream_error_response(flight: Flight, error: UpstreamError) -> JsonRespons
     if error.retry_after is not None:
         headers["Retry-After"] = str(max(1, round(error.retry_after)))
     code = {429: "rate_limited", 504: "timeout", 400: "invalid_request"}.get(error.status, "provider_error")
-    return error_response(error.status, error.message, code=code, headers=headers)
+    param = error.extra.get("param") if error.status == 400 else None
+    return error_response(error.status, error.message, code=code, param=param, headers=headers)
 
 
 def _as_upstream_error(exc: BaseException, flight: Flight) -> UpstreamError:

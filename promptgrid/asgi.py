@@ -12,7 +12,13 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from gateway.asgi import gateway_http  # noqa: E402
+from gateway.providers import get_adapter  # noqa: E402
 from promptgrid.routing import websocket_urlpatterns  # noqa: E402
+
+# Import the OpenAI-protocol SDK now, not on a worker's first request: the import takes
+# seconds of CPU and would stall every request on that worker's event loop meanwhile.
+for _protocol in ("openai", "mock"):
+    get_adapter(_protocol)
 
 application = ProtocolTypeRouter(
     {

@@ -336,3 +336,15 @@ def test_changing_the_reset_counts_the_new_periods_spend_so_far(client, user, mg
     key.refresh_from_db()
     assert key.period_usage_nanos == 4_000_000_000 and key.period_start == month_start
     assert client.get("/api/v1/key", **bearer(secret)).json()["data"]["limit_remaining"] == 6.0
+
+
+def test_oversized_body_to_the_keys_api_is_an_openai_shaped_413(client, mgmt_secret, settings):
+    # Django refuses bodies over DATA_UPLOAD_MAX_MEMORY_SIZE with its own HTML 400 page
+    # unless the API's error handler turns the refusal into JSON.
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    body = '{"name": "' + "x" * 4096 + '"}'
+
+    response = client.post("/api/v1/keys", body, content_type="application/json", **bearer(mgmt_secret))
+
+    _assert_openai_error(response, 413, "too large")
+    assert not ApiKey.objects.filter(name__startswith="xxx").exists()

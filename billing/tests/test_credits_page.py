@@ -20,11 +20,25 @@ def busy(funded):
 def test_credits_page_shows_balance_held_and_available(client, busy):
     client.force_login(busy.user)
     html = client.get("/credits/").content.decode()
-    assert '<div class="stat-value mono" data-testid="balance">$9.75</div>' in html
+    assert '<div class="stat-value mono" data-testid="balance">$9.749876544</div>' in html
     assert 'data-testid="held">$0.50</div>' in html
-    assert 'data-testid="available">$9.25</div>' in html
+    assert 'data-testid="available">$9.249876544</div>' in html
     assert "-$0.250123456" in html and "+$10.00<" in html
     assert "Card payments are not set up" in html
+
+
+def test_balance_after_a_cheap_request_is_not_rounded_back_up_to_the_grant(client, funded):
+    # Rounded to cents, $10 less $0.000352 showed as "$10.00": spend seemed to cost nothing,
+    # and the page disagreed with the overview's balance.
+    gen = generation_for(funded)
+    hold = services.hold_place(account_id=funded.pk, amount_nanos=1_000_000, ttl_seconds=60)
+    services.hold_settle(hold_id=hold.id, cost_nanos=352_000, generation_id=gen.id, memo="mock/echo")
+    client.force_login(funded.user)
+
+    html = client.get("/credits/").content.decode()
+
+    assert 'data-testid="balance">$9.999648</div>' in html
+    assert 'data-testid="available">$9.999648</div>' in html
 
 
 def test_credits_page_requires_login(client, db):

@@ -21,7 +21,8 @@ from gateway.providers.clients import aclose_clients  # noqa: F401 (callers clos
 from gateway.providers.clients import client_for as shared_client
 
 _SECRETISH = re.compile(r"(sk|pk|key|pg)-[A-Za-z0-9_\-*]{6,}")
-_NOT_FORWARDED = ("mock_delay_ms",)
+# Gateway-only fields; `reasoning` is OpenRouter's and becomes OpenAI's `reasoning_effort`.
+_NOT_FORWARDED = ("mock_delay_ms", "provider", "reasoning")
 
 
 def _http_client() -> Any:
@@ -151,6 +152,11 @@ def usage_from(data: Any) -> Usage | None:
 
 def _body(request: dict[str, Any], target: Target) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     extra = {k: v for k, v in request.items() if k not in ("messages", "stream", *_NOT_FORWARDED)}
+    effort = (request.get("reasoning") or {}).get("effort")
+    if isinstance(effort, str) and "reasoning_effort" not in extra:
+        extra["reasoning_effort"] = effort
+    if "top_k" in extra and "api.openai.com" in target.base_url:
+        del extra["top_k"]  # OpenAI itself refuses it; compatible servers (vLLM, Ollama) take it
     extra["model"] = target.upstream_model
     return request["messages"], extra
 

@@ -66,6 +66,13 @@ def test_expired_key_is_401(customer, call_api):
         (chat(stop=["a", "b", "c", "d", "e"]), "stop"),
         (chat(tools=[{"type": "function"}]), "tools[0].function"),
         (chat(tool_choice="sometimes"), "tool_choice"),
+        (
+            chat(
+                tools=[{"type": "function", "function": {"name": "get_weather"}}],
+                tool_choice={"type": "function", "function": {"name": "delete_everything"}},
+            ),
+            "tool_choice.function.name",
+        ),
         (chat(response_format={"type": "xml"}), "response_format.type"),
         (chat(n=0), "n"),
         (
@@ -89,6 +96,14 @@ def test_bad_input_is_400_naming_the_parameter(customer, call_api, body, param):
 
 def test_body_that_is_not_json_is_400(customer, call_api):
     _error(call_api(None, customer.secret, raw=b"{nope"), 400)
+
+
+def test_body_that_is_not_utf8_says_so(customer, call_api):
+    # orjson's own wording ("surrogates not allowed") sends the client looking for the wrong bug.
+    raw = b'{"model": "mock/echo", "messages": [{"role": "user", "content": "caf\xe9"}]}'
+    error = _error(call_api(None, customer.secret, raw=raw), 400)
+    assert error["message"] == "Request body is not valid UTF-8."
+    assert Hold.objects.count() == 0
 
 
 def test_unknown_fields_are_ignored(customer, call_api):

@@ -159,3 +159,36 @@ def test_a_mid_stream_provider_error_ends_the_stream_with_an_error_chunk(served,
     errors = [e["error"] for e in result.chunks if "error" in e]
     assert errors and errors[0]["code"] == 503
     assert customer.held() == 0
+
+
+@pytest.mark.parametrize("served", ["anthropic"], indirect=True)
+def test_openrouter_extensions_reach_the_adapter_through_the_api(served, call_api):
+    """top_k and reasoning are forwarded; with provider.require_parameters, a value the provider
+    cannot honour is a 400 naming it instead of being dropped silently."""
+    _, fake, customer = served
+    fake.push("normal")
+    ok = call_api(chat("anthropic/claude-test", top_k=5, max_tokens=64), customer.secret)
+    assert ok.status == 200, ok.body
+    assert fake.requests[-1].json["top_k"] == 5
+
+    refused = call_api(
+        chat(
+            "anthropic/claude-test",
+            max_tokens=4096,
+            temperature=0.2,
+            reasoning={"effort": "high"},
+            provider={"require_parameters": True},
+        ),
+        customer.secret,
+    )
+    assert refused.status == 400, refused.body
+    assert refused.json()["error"]["param"] == "temperature"
+    assert customer.held() == 0
+
+
+def test_openrouter_extensions_have_their_types_checked(make_customer, call_api):
+    customer = make_customer()
+    for field, value in (("top_k", "five"), ("reasoning", "high"), ("provider", ["order"])):
+        result = call_api(chat(**{field: value}), customer.secret)
+        assert result.status == 400, (field, result.body)
+        assert result.json()["error"]["param"] == field

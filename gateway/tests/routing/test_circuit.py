@@ -10,7 +10,7 @@ from gateway.tests.conftest import chat
 
 pytestmark = pytest.mark.django_db
 
-COOLDOWN = 2.0
+COOLDOWN = 5.0
 
 
 def _providers(result) -> list[str]:

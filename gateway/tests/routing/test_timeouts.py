@@ -15,6 +15,14 @@ def _generation(result) -> Generation:
     return Generation.objects.get(pk=result.headers["x-generation-id"])
 
 
+def _limit_alpha(**timeouts: float) -> None:
+    from catalog.models import Provider
+    from catalog.snapshot import invalidate_local
+
+    Provider.objects.filter(slug="alpha").update(**timeouts)
+    invalidate_local()
+
+
 def _point_alpha_at(url: str) -> None:
     from catalog.models import Provider
     from catalog.snapshot import invalidate_local
@@ -24,16 +32,15 @@ def _point_alpha_at(url: str) -> None:
 
 
 @pytest.mark.parametrize("stream", [False, True])
-def test_no_first_byte_in_time_falls_back(served, call_api, settings, stream):
-    settings.UPSTREAM_CONNECT_TIMEOUT = "0.3"
-    settings.UPSTREAM_FIRST_BYTE_TIMEOUT = "0.3"
-    settings.UPSTREAM_IDLE_TIMEOUT = "0.3"
-    served.alpha.push({"kind": "slow_first_byte", "delay": 10})
+def test_no_first_byte_in_time_falls_back(served, call_api, stream):
+    # Tight limits on alpha only (its provider's own timeouts), so beta's answer is never cut short.
+    _limit_alpha(connect_timeout=0.5, first_byte_timeout=0.5, idle_timeout=0.5)
+    served.alpha.push({"kind": "slow_first_byte", "delay": 30})
 
     started = time.monotonic()
     result = call_api(chat("acme/chat", stream=stream), served.customer.secret)
 
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 15  # not the 30 s alpha would have taken
     assert result.status == 200
     gen = _generation(result)
     assert gen.provider_slug == "beta"
@@ -41,13 +48,13 @@ def test_no_first_byte_in_time_falls_back(served, call_api, settings, stream):
 
 
 def test_a_stream_idle_past_the_limit_ends_with_an_error_and_bills_what_was_sent(served, call_api, settings):
-    settings.UPSTREAM_IDLE_TIMEOUT = "0.3"
-    served.alpha.push({"kind": "stall", "delay": 5, "text": "one two three four five six seven eight"})
+    _limit_alpha(idle_timeout=0.5)
+    served.alpha.push({"kind": "stall", "delay": 30, "text": "one two three four five six seven eight"})
 
     started = time.monotonic()
     result = call_api(chat("acme/chat", stream=True), served.customer.secret)
 
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 15  # not the 30 s stall
     assert result.status == 200 and result.text
     error = next(e["error"] for e in result.chunks if "error" in e)
     assert error["type"] == "timeout"
@@ -98,3 +105,23 @@ def test_a_connection_that_hangs_times_out_and_falls_back(served, call_api, sett
     assert result.status == 200 and result.json()["provider"] == "Beta"
     assert _generation(result).attempts[0]["outcome"] in ("timeout", "connect")
     assert elapsed < 5
+
+
+def test_a_providers_own_timeouts_override_the_gateway_defaults(served, call_api, settings):
+    from catalog.models import Provider
+    from catalog.snapshot import get_snapshot, invalidate_local
+
+    settings.UPSTREAM_FIRST_BYTE_TIMEOUT = "60"
+    Provider.objects.filter(slug="alpha").update(connect_timeout=0.3, first_byte_timeout=0.3, idle_timeout=7)
+    invalidate_local()
+    targets = {e.target.provider_slug: e.target for e in get_snapshot().models["acme/chat"].endpoints}
+    assert (targets["alpha"].first_byte_timeout, targets["alpha"].idle_timeout) == (0.3, 7.0)
+    assert targets["beta"].first_byte_timeout == 60.0
+    served.alpha.push({"kind": "slow_first_byte", "delay": 10})
+
+    started = time.monotonic()
+    result = call_api(chat("acme/chat"), served.customer.secret)
+
+    assert time.monotonic() - started < 5
+    assert result.json()["provider"] == "Beta"
+    assert _generation(result).attempts[0]["outcome"] == "timeout"
