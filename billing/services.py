@@ -28,12 +28,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import BigIntegerField, Case, DateTimeField, F, Q, Value, When
+from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from accounts.models import ApiKey
 from accounts.secrets import hash_secret
+from billing import db_functions
 from billing.models import CreditAccount, Hold, LedgerEntry, Payment, RedeemCode
 from billing.money import NANOS_PER_USD, format_usd, usd_to_nanos
 from billing.periods import period_start
@@ -93,6 +95,54 @@ def account_open_for_new_user(*, user: Any) -> CreditAccount:
     return account
 
 
+def _ledger_check(*, kind: str, amount_nanos: int, idempotency_key: str, generation_id: str) -> None:
+    if kind not in LedgerEntry.Kind.values:
+        raise ValueError(f"unknown ledger kind {kind!r}")
+    if not isinstance(amount_nanos, int) or amount_nanos == 0:
+        raise ValueError("a ledger entry moves a non-zero whole number of nanos")
+    if kind in _CREDIT_KINDS and amount_nanos < 0:
+        raise ValueError(f"a {kind} entry must be positive")
+    if kind == LedgerEntry.Kind.USAGE and (amount_nanos > 0 or not generation_id):
+        raise ValueError("a usage entry is negative and names its generation")
+    if not idempotency_key:
+        raise ValueError("an idempotency key is required")
+
+
+def _ledger_insert(entry: LedgerEntry) -> tuple[LedgerEntry, bool]:
+    """Insert ``entry`` unless its idempotency key (or its generation) is already charged.
+
+    ``INSERT … ON CONFLICT DO NOTHING`` instead of catching IntegrityError: no savepoint
+    (two round trips) around every insert. The caller holds the transaction.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO billing_ledgerentry (account_id, kind, amount_nanos, generation_id,"
+            " idempotency_key, memo, actor_id, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT DO NOTHING RETURNING id",
+            [
+                entry.account_id,
+                entry.kind,
+                entry.amount_nanos,
+                entry.generation_id,
+                entry.idempotency_key,
+                entry.memo,
+                entry.actor_id,
+                entry.created_at,
+            ],
+        )
+        row = cursor.fetchone()
+    if row is not None:
+        entry.pk = row[0]
+        entry._state.adding = False
+        return entry, True
+    existing = LedgerEntry.objects.filter(
+        account_id=entry.account_id, idempotency_key=entry.idempotency_key
+    ).first()
+    if existing is None:  # another constraint (a generation charged on another account)
+        raise IntegrityError(f"ledger entry refused: generation {entry.generation_id!r} is already charged")
+    return existing, False
+
+
 @transaction.atomic
 def ledger_post(
     *,
@@ -109,36 +159,25 @@ def ledger_post(
     Returns ``(entry, created)``; a repeated idempotency key returns the first
     entry and changes nothing.
     """
-    if kind not in LedgerEntry.Kind.values:
-        raise ValueError(f"unknown ledger kind {kind!r}")
-    if not isinstance(amount_nanos, int) or amount_nanos == 0:
-        raise ValueError("a ledger entry moves a non-zero whole number of nanos")
-    if kind in _CREDIT_KINDS and amount_nanos < 0:
-        raise ValueError(f"a {kind} entry must be positive")
-    if kind == LedgerEntry.Kind.USAGE and (amount_nanos > 0 or not generation_id):
-        raise ValueError("a usage entry is negative and names its generation")
-    if not idempotency_key:
-        raise ValueError("an idempotency key is required")
-    try:
-        with transaction.atomic():
-            entry = LedgerEntry.objects.create(
-                account_id=account_id,
-                kind=kind,
-                amount_nanos=amount_nanos,
-                idempotency_key=idempotency_key,
-                memo=memo[:500],
-                actor=actor,
-                generation_id=generation_id,
-            )
-    except IntegrityError:
-        existing = LedgerEntry.objects.filter(account_id=account_id, idempotency_key=idempotency_key).first()
-        if existing is None:  # another constraint (a generation charged on another account)
-            raise
-        return existing, False
-    if kind != LedgerEntry.Kind.USAGE:
+    _ledger_check(
+        kind=kind, amount_nanos=amount_nanos, idempotency_key=idempotency_key, generation_id=generation_id
+    )
+    entry, created = _ledger_insert(
+        LedgerEntry(
+            account_id=account_id,
+            kind=kind,
+            amount_nanos=amount_nanos,
+            idempotency_key=idempotency_key,
+            memo=memo[:500],
+            actor=actor,
+            generation_id=generation_id,
+            created_at=timezone.now(),
+        )
+    )
+    if created and kind != LedgerEntry.Kind.USAGE:
         # Usage is announced by the gateway with its generation; other moves here, once committed.
         transaction.on_commit(lambda: _announce_balance(account_id))
-    return entry, True
+    return entry, created
 
 
 def _announce_balance(account_id: int) -> None:
@@ -221,28 +260,100 @@ def _release_expired(account_id: int, now: datetime) -> int:
     return sum(_close_locked(hold, Hold.Status.EXPIRED, now) for hold in holds.order_by("pk"))
 
 
-def _key_hold(api_key_id: int, amount_nanos: int, now: datetime) -> None:
-    """Add the hold to the key's open holds, within its spend limit for the current period."""
-    key = ApiKey.objects.filter(pk=api_key_id).values("limit_reset", "limit_nanos").first()
-    if key is None or key["limit_nanos"] is None:
-        ApiKey.objects.filter(pk=api_key_id).update(held_nanos=F("held_nanos") + amount_nanos)
-        return
-    start = period_start(key["limit_reset"], now)
-    if start is not None:
-        # A new period starts from zero; the condition makes the reset happen once.
-        ApiKey.objects.filter(pk=api_key_id).filter(
-            Q(period_start__lt=start) | Q(period_start__isnull=True)
-        ).update(period_usage_nanos=0, period_start=start)
-    spent = F("usage_nanos") if start is None else F("period_usage_nanos")
-    ok = ApiKey.objects.filter(pk=api_key_id, limit_nanos__gte=spent + F("held_nanos") + amount_nanos).update(
-        held_nanos=F("held_nanos") + amount_nanos
+def _account_hold(account_id: int, amount_nanos: int) -> bool:
+    # The check and the reservation are one statement: no other transaction can
+    # slip between them (the row stays locked until commit).
+    return bool(
+        CreditAccount.objects.filter(pk=account_id, balance_nanos__gte=F("held_nanos") + amount_nanos).update(
+            held_nanos=F("held_nanos") + amount_nanos
+        )
     )
-    if not ok:
+
+
+_PERIODIC_RESETS = ("daily", "weekly", "monthly")
+
+
+def _key_hold(api_key_id: int, amount_nanos: int, now: datetime) -> None:
+    """Add the hold to the key's open holds, within its spend limit for the current period.
+
+    One conditional UPDATE: a limited key whose period has rolled over starts the new one
+    at zero (the reset is part of the same statement, so it happens once and only with a
+    hold), and a key with a limit takes the hold only if its period's spend plus open
+    holds leave room for it.
+    """
+    start = Case(
+        *(When(limit_reset=reset, then=Value(period_start(reset, now))) for reset in _PERIODIC_RESETS),
+        default=Value(None),
+        output_field=DateTimeField(),
+    )
+    periodic = Q(limit_reset__in=_PERIODIC_RESETS)
+    rolled_over = Q(period_start__isnull=True) | Q(period_start__lt=start)
+    new_period = Q(limit_nanos__isnull=False) & periodic & rolled_over
+    spent = Case(
+        When(new_period, then=Value(0)),
+        When(periodic, then=F("period_usage_nanos")),
+        default=F("usage_nanos"),
+        output_field=BigIntegerField(),
+    )
+    ok = (
+        ApiKey.objects.filter(pk=api_key_id)
+        .filter(Q(limit_nanos__isnull=True) | Q(limit_nanos__gte=spent + F("held_nanos") + amount_nanos))
+        .update(
+            held_nanos=F("held_nanos") + amount_nanos,
+            period_usage_nanos=Case(
+                When(new_period, then=Value(0)),
+                default=F("period_usage_nanos"),
+                output_field=BigIntegerField(),
+            ),
+            period_start=Case(When(new_period, then=start), default=F("period_start")),
+        )
+    )
+    if not ok and ApiKey.objects.filter(pk=api_key_id).exists():
         # Raising out of the atomic block also rolls back the account's hold.
         raise KeyLimitReached("this key's spend limit is reached")
 
 
 @transaction.atomic
+def _hold_place_orm(
+    *, account_id: int, amount_nanos: int, ttl_seconds: int, api_key_id: int | None, generation_id: str
+) -> PlacedHold:
+    now = timezone.now()
+    # Expired holds are the sweep's job (release_expired_holds); they are released here only
+    # when they stand in the way of this hold, then the reservation is tried once more.
+    if not _account_hold(account_id, amount_nanos) and not (
+        _release_expired(account_id, now) and _account_hold(account_id, amount_nanos)
+    ):
+        raise InsufficientCredits("insufficient credits")
+    if api_key_id is not None:
+        _key_hold(api_key_id, amount_nanos, now)
+    hold = Hold(
+        account_id=account_id,
+        api_key_id=api_key_id,
+        amount_nanos=amount_nanos,
+        generation_id=generation_id,
+        expires_at=now + timedelta(seconds=ttl_seconds),
+    )
+    hold.save(force_insert=True)
+    return PlacedHold(id=hold.pk, account_id=account_id, api_key_id=api_key_id, amount_nanos=amount_nanos)
+
+
+def _hold_place_pg(
+    *, account_id: int, amount_nanos: int, ttl_seconds: int, api_key_id: int | None, generation_id: str
+) -> PlacedHold:
+    """``_hold_place_orm`` as one function call: one round trip, its own transaction in autocommit."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT billing_hold_place(%s, %s, %s, %s, %s, %s)",
+            [account_id, api_key_id, amount_nanos, ttl_seconds, generation_id, timezone.now()],
+        )
+        hold_id = cursor.fetchone()[0]
+    if hold_id == db_functions.HOLD_INSUFFICIENT_CREDITS:
+        raise InsufficientCredits("insufficient credits")
+    if hold_id == db_functions.HOLD_KEY_LIMIT_REACHED:
+        raise KeyLimitReached("this key's spend limit is reached")
+    return PlacedHold(id=hold_id, account_id=account_id, api_key_id=api_key_id, amount_nanos=amount_nanos)
+
+
 def hold_place(
     *,
     account_id: int,
@@ -255,43 +366,30 @@ def hold_place(
 
     Succeeds only if the account's balance minus open holds covers the amount and,
     when the key has a spend limit, the key's spend in its period plus its open
-    holds stays within it. Expired holds of the account are released first.
+    holds stays within it. Expired holds of the account are released when they are
+    what stands in the way.
     """
     if amount_nanos < 0:
         raise ValueError("a hold cannot be negative")
-    now = timezone.now()
-    _release_expired(account_id, now)
-    # The check and the reservation are one statement: no other transaction can
-    # slip between them (the row stays locked until commit).
-    updated = CreditAccount.objects.filter(
-        pk=account_id, balance_nanos__gte=F("held_nanos") + amount_nanos
-    ).update(held_nanos=F("held_nanos") + amount_nanos)
-    if not updated:
-        raise InsufficientCredits("insufficient credits")
-    if api_key_id is not None:
-        _key_hold(api_key_id, amount_nanos, now)
-    hold = Hold.objects.create(
+    if connection.vendor == "postgresql":
+        return _hold_place_pg(
+            account_id=account_id,
+            amount_nanos=amount_nanos,
+            ttl_seconds=ttl_seconds,
+            api_key_id=api_key_id,
+            generation_id=generation_id,
+        )
+    return _hold_place_orm(
         account_id=account_id,
-        api_key_id=api_key_id,
         amount_nanos=amount_nanos,
+        ttl_seconds=ttl_seconds,
+        api_key_id=api_key_id,
         generation_id=generation_id,
-        expires_at=now + timedelta(seconds=ttl_seconds),
     )
-    return PlacedHold(id=hold.pk, account_id=account_id, api_key_id=api_key_id, amount_nanos=amount_nanos)
 
 
-@transaction.atomic
-def hold_settle(*, hold_id: int, cost_nanos: int, generation_id: str, memo: str = "") -> LedgerEntry | None:
-    """Charge the actual cost (even above the hold) and release the hold, exactly once.
-
-    Idempotent on ``generation_id``: settling again, or settling another hold for
-    the same generation, charges nothing more. A zero cost writes no entry (an
-    empty answer costs nothing). A hold that already expired is still charged.
-    """
-    if cost_nanos < 0:
-        raise ValueError("a cost cannot be negative")
-    if not generation_id:
-        raise ValueError("a settlement names its generation")
+def _hold_settle_orm(*, hold_id: int, cost_nanos: int, generation_id: str, memo: str) -> LedgerEntry | None:
+    """``hold_settle``'s work inside the caller's transaction (no savepoints of its own)."""
     now = timezone.now()
     hold = _lock_hold(hold_id)
     idempotency_key = f"usage:{generation_id}"
@@ -303,13 +401,16 @@ def hold_settle(*, hold_id: int, cost_nanos: int, generation_id: str, memo: str 
     )
     entry, created = None, False
     if cost_nanos:
-        entry, created = ledger_post(
-            account_id=hold.account_id,
-            kind=LedgerEntry.Kind.USAGE,
-            amount_nanos=-cost_nanos,
-            idempotency_key=idempotency_key,
-            generation_id=generation_id,
-            memo=memo,
+        entry, created = _ledger_insert(
+            LedgerEntry(
+                account_id=hold.account_id,
+                kind=LedgerEntry.Kind.USAGE,
+                amount_nanos=-cost_nanos,
+                idempotency_key=idempotency_key,
+                generation_id=generation_id,
+                memo=memo[:500],
+                created_at=now,
+            )
         )
     if released:
         CreditAccount.objects.filter(pk=hold.account_id).update(held_nanos=F("held_nanos") - released)
@@ -322,6 +423,76 @@ def hold_settle(*, hold_id: int, cost_nanos: int, generation_id: str, memo: str 
             period_usage_nanos=F("period_usage_nanos") + charged,
         )
     return entry
+
+
+def _settle_check(cost_nanos: int, generation_id: str) -> None:
+    if cost_nanos < 0:
+        raise ValueError("a cost cannot be negative")
+    if not generation_id:
+        raise ValueError("a settlement names its generation")
+
+
+def _hold_settle_pg(
+    *, hold_id: int, cost_nanos: int, generation_id: str, memo: str, generation: Any = None
+) -> int | None:
+    """``_hold_settle_orm`` as one function call; with ``generation``, its INSERT rides in the
+    same statement (a data-modifying WITH), so row and charge commit together in one round trip.
+    Returns the usage entry's id, if any."""
+    call = "SELECT billing_hold_settle(%s, %s, %s, %s, %s)"
+    args = [hold_id, cost_nanos, generation_id, memo, timezone.now()]
+    if generation is not None:
+        model = type(generation)
+        query = InsertQuery(model)
+        query.insert_values(model._meta.local_concrete_fields, [generation])
+        ((insert_sql, insert_params),) = query.get_compiler(connection=connection).as_sql()
+        call, args = f"WITH generation AS ({insert_sql}) {call}", [*insert_params, *args]
+    with connection.cursor() as cursor:
+        try:
+            cursor.execute(call, args)
+        except DatabaseError as error:
+            if getattr(error.__cause__, "sqlstate", None) == "P0002":  # no_data_found
+                raise Hold.DoesNotExist(f"hold {hold_id} does not exist") from None
+            raise
+        return cursor.fetchone()[0]
+
+
+@transaction.atomic
+def hold_settle(*, hold_id: int, cost_nanos: int, generation_id: str, memo: str = "") -> LedgerEntry | None:
+    """Charge the actual cost (even above the hold) and release the hold, exactly once.
+
+    Idempotent on ``generation_id``: settling again, or settling another hold for
+    the same generation, charges nothing more. A zero cost writes no entry (an
+    empty answer costs nothing). A hold that already expired is still charged.
+    """
+    _settle_check(cost_nanos, generation_id)
+    if connection.vendor == "postgresql":
+        entry_id = _hold_settle_pg(
+            hold_id=hold_id, cost_nanos=cost_nanos, generation_id=generation_id, memo=memo
+        )
+        return None if entry_id is None else LedgerEntry.objects.get(pk=entry_id)
+    return _hold_settle_orm(hold_id=hold_id, cost_nanos=cost_nanos, generation_id=generation_id, memo=memo)
+
+
+def generation_settle(*, generation: Any, hold_id: int, cost_nanos: int, memo: str = "") -> None:
+    """Insert ``generation`` (a gateway Generation, unsaved) and settle its hold, in one transaction.
+
+    The row and the charge commit together or not at all; the charge is idempotent on
+    the generation's id, as in ``hold_settle``. On PostgreSQL this is one statement in
+    autocommit (no BEGIN/COMMIT round trips); on SQLite, the ORM path in one transaction.
+    """
+    _settle_check(cost_nanos, generation.pk)
+    if connection.vendor == "postgresql":
+        _hold_settle_pg(
+            hold_id=hold_id,
+            cost_nanos=cost_nanos,
+            generation_id=generation.pk,
+            memo=memo,
+            generation=generation,
+        )
+        return
+    with transaction.atomic():
+        generation.save(force_insert=True)
+        _hold_settle_orm(hold_id=hold_id, cost_nanos=cost_nanos, generation_id=generation.pk, memo=memo)
 
 
 @transaction.atomic

@@ -119,6 +119,22 @@ def _budget(api_key_id: int, account_id: int, now: Any) -> tuple[int, int | None
     return available, row["limit_nanos"] - spent - row["held_nanos"]
 
 
+def _place(account_id: int, api_key_id: int, amount: int, generation_id: str) -> billing.PlacedHold:
+    return billing.hold_place(
+        account_id=account_id,
+        amount_nanos=amount,
+        ttl_seconds=settings.HOLD_TTL_SECONDS,
+        api_key_id=api_key_id,
+        generation_id=generation_id,
+    )
+
+
+def _refused(error: billing.BillingError) -> HoldRefused:
+    if isinstance(error, billing.KeyLimitReached):
+        return HoldRefused("This API key's spend limit is reached.", code="key_limit_reached")
+    return HoldRefused("Insufficient credits for this request.")
+
+
 def reserve(
     *,
     user_id: int,
@@ -130,55 +146,56 @@ def reserve(
     n: int,
     generation_id: str,
 ) -> Reservation:
-    """Decide the output cap and place the hold (sync: one thread hop, a few short queries).
+    """Decide the output cap and place the hold (sync: one thread hop, one short transaction).
 
-    Raises HoldRefused (402). The hold itself is placed by ``billing.services.hold_place``
-    with a conditional UPDATE, so two racing requests can never both spend the same nanos;
-    the balance read here only sizes the cap.
+    Raises HoldRefused (402). The hold is placed first, at the worst case of the client's
+    max_tokens or the model's whole output, by ``billing.services.hold_place``'s conditional
+    UPDATEs (two racing requests can never both spend the same nanos). Only when that is
+    refused are the balance and the key's room read: to say what is short, or to size a
+    smaller output cap that the balance covers and try once more.
     """
     if account_id is None:
         account_id = CreditAccount.objects.get_or_create(user_id=user_id)[0].pk
-    now = timezone.now()
-    available, room = _budget(api_key_id, account_id, now)
+    model_max = endpoint.target.max_output_tokens or 4096
+    max_tokens = model_max if requested_max_tokens is None else min(requested_max_tokens, model_max)
+    amount = worst_case_nanos(endpoint, prompt_tokens, max_tokens, n)
+    try:
+        hold = _place(account_id, api_key_id, amount, generation_id)
+        return Reservation(
+            hold_id=hold.id, account_id=account_id, amount_nanos=amount, max_tokens=max_tokens, capped=False
+        )
+    except billing.BillingError as error:
+        refusal = error
+
+    available, room = _budget(api_key_id, account_id, timezone.now())
     budget = available if room is None else min(available, room)
     short = "this key's spend limit" if room is not None and room < available else "your credits"
-
-    model_max = endpoint.target.max_output_tokens or 4096
-    capped = False
+    code = "insufficient_credits" if short == "your credits" else "key_limit_reached"
+    can = affordable_tokens(endpoint, prompt_tokens, budget, n)
     if requested_max_tokens is not None:
-        max_tokens = min(requested_max_tokens, model_max)
-        if worst_case_nanos(endpoint, prompt_tokens, max_tokens, n) > budget:
-            can = affordable_tokens(endpoint, prompt_tokens, budget, n)
+        if amount > budget:
             raise HoldRefused(
                 f"This request requires more credits, or fewer max_tokens. You requested up to "
                 f"{requested_max_tokens} tokens, but {short} can only afford {max(can, 0)}.",
-                code="insufficient_credits" if short == "your credits" else "key_limit_reached",
+                code=code,
             )
-    else:
-        max_tokens = model_max
-        if worst_case_nanos(endpoint, prompt_tokens, max_tokens, n) > budget:
-            can = affordable_tokens(endpoint, prompt_tokens, budget, n)
-            if can < MIN_COMPLETION_TOKENS:
-                raise HoldRefused(
-                    f"Insufficient credits: {short} cannot cover this prompt and a short answer. "
-                    "Add credits or send a shorter prompt.",
-                    code="insufficient_credits" if short == "your credits" else "key_limit_reached",
-                )
-            max_tokens = can
-            capped = True
+        raise _refused(refusal)  # the budget moved between the two looks
+    if can < MIN_COMPLETION_TOKENS:
+        raise HoldRefused(
+            f"Insufficient credits: {short} cannot cover this prompt and a short answer. "
+            "Add credits or send a shorter prompt.",
+            code=code,
+        )
+    max_tokens = min(can, model_max)
     amount = worst_case_nanos(endpoint, prompt_tokens, max_tokens, n)
     try:
-        hold = billing.hold_place(
-            account_id=account_id,
-            amount_nanos=amount,
-            ttl_seconds=settings.HOLD_TTL_SECONDS,
-            api_key_id=api_key_id,
-            generation_id=generation_id,
-        )
-    except billing.KeyLimitReached:
-        raise HoldRefused("This API key's spend limit is reached.", code="key_limit_reached") from None
-    except billing.InsufficientCredits:
-        raise HoldRefused("Insufficient credits for this request.") from None
+        hold = _place(account_id, api_key_id, amount, generation_id)
+    except billing.BillingError as error:
+        raise _refused(error) from None
     return Reservation(
-        hold_id=hold.id, account_id=account_id, amount_nanos=amount, max_tokens=max_tokens, capped=capped
+        hold_id=hold.id,
+        account_id=account_id,
+        amount_nanos=amount,
+        max_tokens=max_tokens,
+        capped=max_tokens < model_max,
     )

@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
-
 from billing import services as billing
 from billing.pricing import usage_cost_nanos
 from catalog.snapshot import EndpointInfo
@@ -63,13 +61,12 @@ class Settled:
     balance_nanos: int | None  # the account's balance right after the charge
 
 
-@transaction.atomic
 def settle(outcome: Outcome) -> Settled:
-    """Write the Generation and charge its cost against the hold."""
+    """Write the Generation and charge its cost against the hold, in one transaction."""
     cost = cost_of(outcome)
     usage = outcome.usage
     target = outcome.endpoint.target
-    Generation.objects.create(
+    generation = Generation(
         id=outcome.generation_id,
         user_id=outcome.user_id,
         api_key_id=outcome.api_key_id,
@@ -99,10 +96,10 @@ def settle(outcome: Outcome) -> Settled:
         attempts=outcome.attempts,
         created_at=outcome.created_at,
     )
-    billing.hold_settle(
+    billing.generation_settle(
+        generation=generation,
         hold_id=outcome.hold_id,
         cost_nanos=cost,
-        generation_id=outcome.generation_id,
         memo=f"{target.model_slug} via {target.provider_slug}",
     )
     # The balance is not read back (a round trip on every request); pages re-read it on the event.
