@@ -670,14 +670,14 @@ def render_bookkeeping(res: dict[str, Any]) -> list[str]:
         "## Holds and settlement alone (`python -m bench.micro`)",
         "",
         "One thread, no HTTP: `gateway.holds.reserve` then `gateway.settlement.settle`, as a request "
-        f"does them. Statements per request through the ORM: {orm['statements']:.0f} ({kinds}), plus "
+        f"does them. Statements per request on the gateway's path: {orm['statements']:.0f} ({kinds}), plus "
         "BEGIN and COMMIT of the two transactions. CPU is this process's only.",
         "",
         "| path | round trips per request | CPU per request (ms) | wall per request (ms) |",
         "|---|---:|---:|---:|",
-        f"| ORM (today), synchronous_commit on | {orm['round_trips']:.0f} | {orm['cpu_ms']:.2f} | "
+        f"| gateway path (today), synchronous_commit on | {orm['round_trips']:.0f} | {orm['cpu_ms']:.2f} | "
         f"{orm['wall_ms']:.1f} |",
-        f"| ORM (today), synchronous_commit off | {res['orm_async']['round_trips']:.0f} | "
+        f"| gateway path (today), synchronous_commit off | {res['orm_async']['round_trips']:.0f} | "
         f"{res['orm_async']['cpu_ms']:.2f} | {res['orm_async']['wall_ms']:.1f} |",
         f"| prototype: two PL/pgSQL calls, synchronous_commit on | 2 | {res['prototype']['cpu_ms']:.2f} | "
         f"{res['prototype']['wall_ms']:.1f} |",
