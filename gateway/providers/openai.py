@@ -1,9 +1,11 @@
 """OpenAI and every OpenAI-compatible server (vLLM, Ollama, Groq, Together, DeepSeek…).
 
-Built on the official SDK (AsyncOpenAI over its aiohttp transport) with retries
-off: the gateway decides retries. The SDK handles auth, headers, timeouts and
-status errors; the body is read raw and parsed with orjson, which spares a
-pydantic model per chunk on the hot path. Streams always ask for usage.
+Configured by the official SDK (an AsyncOpenAI client with retries off: the
+gateway decides retries), sent by ``gateway.providers.openai_wire``: the SDK's
+base URL, authentication, default headers and status errors, with the body
+serialised once by orjson and sent raw on aiohttp, and the answer read raw and
+parsed with orjson. No pydantic model per request or per chunk on the hot path.
+Streams always ask for usage.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import httpx2
 import openai
 import orjson
@@ -19,32 +22,31 @@ import orjson
 from gateway.providers.base import Completion, StreamEnd, StreamItem, Target, UpstreamError, Usage
 from gateway.providers.clients import aclose_clients  # noqa: F401 (callers close clients through here)
 from gateway.providers.clients import client_for as shared_client
+from gateway.providers.openai_wire import LineTooLong, Wire, lines
 
 _SECRETISH = re.compile(r"(sk|pk|key|pg)-[A-Za-z0-9_\-*]{6,}")
 # Gateway-only fields; `reasoning` is OpenRouter's and becomes OpenAI's `reasoning_effort`.
 _NOT_FORWARDED = ("mock_delay_ms", "provider", "reasoning")
 
 
-def _http_client() -> Any:
-    try:
-        return openai.DefaultAioHttpClient()
-    except RuntimeError:  # the aiohttp extra is missing: the SDK's httpx transport works too
-        return openai.DefaultAsyncHttpxClient()
-
-
 def client_for(target: Target, *, streaming: bool) -> openai.AsyncOpenAI:
-    """One client (and connection pool) per base URL, key and timeouts, reused across requests."""
+    """The SDK client for ``target``, configured as the wire uses it."""
+    return wire_for(target, streaming=streaming).client
+
+
+def wire_for(target: Target, *, streaming: bool) -> Wire:
+    """One wire (SDK client, headers, connection pool) per base URL, key and timeouts, reused."""
     read = target.idle_timeout if streaming else target.first_byte_timeout
 
-    def make() -> tuple[openai.AsyncOpenAI, Any]:
+    def make() -> tuple[Wire, Any]:
         client = openai.AsyncOpenAI(
             api_key=target.api_key or "none",
             base_url=target.base_url or None,
             max_retries=0,
             timeout=httpx2.Timeout(read, connect=target.connect_timeout),
-            http_client=_http_client(),
         )
-        return client, client.close
+        wire = Wire(client, connect=target.connect_timeout, read=read)
+        return wire, wire.close
 
     return shared_client(("openai", target.base_url, target.api_key, target.connect_timeout, read), make)
 
@@ -127,7 +129,7 @@ def classify(exc: BaseException, target: Target) -> UpstreamError:
         return UpstreamError(
             "server", f"{target.provider_name} error {status}: {message}", native_status=status, extra=extra
         )
-    if isinstance(exc, openai.APIConnectionError | httpx2.TransportError | OSError):
+    if isinstance(exc, openai.APIConnectionError | httpx2.TransportError | aiohttp.ClientError | OSError):
         return UpstreamError("connect", f"Could not reach {target.provider_name}: connection failed.")
     return UpstreamError(
         "bad_response", f"{target.provider_name} sent a response the gateway could not read."
@@ -150,25 +152,27 @@ def usage_from(data: Any) -> Usage | None:
     )
 
 
-def _body(request: dict[str, Any], target: Target) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    extra = {k: v for k, v in request.items() if k not in ("messages", "stream", *_NOT_FORWARDED)}
+def _body(request: dict[str, Any], target: Target, *, stream: bool) -> bytes:
+    """The upstream's JSON body: the request's checked fields, its model, and ``stream``."""
+    body = {k: v for k, v in request.items() if k not in _NOT_FORWARDED}
     effort = (request.get("reasoning") or {}).get("effort")
-    if isinstance(effort, str) and "reasoning_effort" not in extra:
-        extra["reasoning_effort"] = effort
-    if "top_k" in extra and "api.openai.com" in target.base_url:
-        del extra["top_k"]  # OpenAI itself refuses it; compatible servers (vLLM, Ollama) take it
-    extra["model"] = target.upstream_model
-    return request["messages"], extra
+    if isinstance(effort, str) and "reasoning_effort" not in body:
+        body["reasoning_effort"] = effort
+    if "top_k" in body and "api.openai.com" in target.base_url:
+        del body["top_k"]  # OpenAI itself refuses it; compatible servers (vLLM, Ollama) take it
+    body["model"] = target.upstream_model
+    body["stream"] = stream
+    if stream:
+        body["stream_options"] = {"include_usage": True}
+    return orjson.dumps(body)
 
 
 class OpenAIAdapter:
     async def complete(self, request: dict[str, Any], target: Target) -> Completion:
-        client = client_for(target, streaming=False)
-        messages, extra = _body(request, target)
+        wire = wire_for(target, streaming=False)
         try:
-            async with client.chat.completions.with_streaming_response.create(
-                model=target.upstream_model, messages=messages, stream=False, extra_body=extra
-            ) as response:
+            async with wire.post(_body(request, target, stream=False)) as response:
+                await wire.raise_for_status(response)
                 raw = await response.read()
                 upstream_id = response.headers.get("x-request-id", "")
             data = orjson.loads(raw)
@@ -192,22 +196,19 @@ class OpenAIAdapter:
         )
 
     async def stream(self, request: dict[str, Any], target: Target) -> AsyncIterator[StreamItem]:
-        client = client_for(target, streaming=True)
-        messages, extra = _body(request, target)
-        extra["stream_options"] = {"include_usage": True}
+        wire = wire_for(target, streaming=True)
         usage: Usage | None = None
         finish = ""
         upstream_id = ""
         done = False
         try:
-            async with client.chat.completions.with_streaming_response.create(
-                model=target.upstream_model, messages=messages, stream=True, extra_body=extra
-            ) as response:
-                async for line in response.iter_lines():
-                    if not line.startswith("data:"):
+            async with wire.post(_body(request, target, stream=True)) as response:
+                await wire.raise_for_status(response)
+                async for line in lines(response):
+                    if not line.startswith(b"data:"):
                         continue
                     payload = line[5:].strip()
-                    if payload == "[DONE]":
+                    if payload == b"[DONE]":
                         done = True
                         break
                     chunk = orjson.loads(payload)
@@ -229,6 +230,8 @@ class OpenAIAdapter:
                         yield choices
         except UpstreamError:
             raise
+        except LineTooLong as exc:
+            raise UpstreamError("bad_response", f"{target.provider_name} sent {exc}.") from exc
         except Exception as exc:
             raise classify(exc, target) from exc
         if not done and not finish:
