@@ -1,6 +1,8 @@
 """The OpenAI-compatible API: ``POST /api/v1/chat/completions`` and ``GET /api/v1/generation``.
 
-Async views; nothing here blocks the event loop. A warm request makes two thread
+``handle_chat`` is the chat endpoint, written once: ``gateway.asgi`` serves it
+straight from ASGI in production, ``chat_completions`` as a Django view (the test
+client, WSGI). Nothing here blocks the event loop. A warm request makes two thread
 hops for the database: one to place the hold, one to settle. Key lookups and the
 catalog come from in-process caches (a cold lookup costs one more hop).
 """
@@ -10,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.keyauth import KeyInfo, KeyRejected, authenticate, authenticate_cached
@@ -29,6 +32,7 @@ from gateway.flight import (
 )
 from gateway.models import Generation
 from gateway.providers.base import UpstreamError, Usage
+from gateway.replies import Reply, error_reply, json_reply, to_django
 from gateway.request import InvalidRequest, parse_json, read_body, validate
 from gateway.streaming import Relay, upstream_error_response
 
@@ -39,8 +43,7 @@ class Unauthorized(Exception):
     pass
 
 
-async def _authenticate(request: HttpRequest) -> KeyInfo:
-    header = request.headers.get("Authorization", "")
+async def _authenticate(header: str) -> KeyInfo:
     scheme, _, secret = header.partition(" ")
     secret = secret.strip()
     if scheme.lower() != "bearer" or not secret:
@@ -55,7 +58,7 @@ async def _authenticate(request: HttpRequest) -> KeyInfo:
 
 
 def _reject(
-    request: HttpRequest,
+    request_id: str,
     started: float,
     status: int,
     message: str,
@@ -65,10 +68,10 @@ def _reject(
     key: KeyInfo | None = None,
     model: str = "",
     **kw: Any,
-) -> HttpResponse:
+) -> Reply:
     """An error before any hold: reported to telemetry (no provider, so no model label)."""
     telemetry.request_done(
-        request_id=getattr(request, "request_id", ""),
+        request_id=request_id,
         status=status,
         model=model,
         provider="",
@@ -77,25 +80,36 @@ def _reject(
         latency_ms=(time.monotonic() - started) * 1000,
         error_kind=code or "",
     )
-    return error_response(status, message, code=code, param=param, **kw)
+    return error_reply(status, message, code=code, param=param, **kw)
 
 
 @csrf_exempt
-async def chat_completions(request: HttpRequest) -> HttpResponse:
-    started = time.monotonic()
+async def chat_completions(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    """The chat endpoint as a Django view (production serves ``handle_chat`` from ASGI)."""
     if request.method != "POST":
         return error_response(405, "Use POST.", headers={"Allow": "POST"})
+    reply = await handle_chat(
+        request.headers.get("Authorization", ""),
+        lambda: read_body(request),
+        getattr(request, "request_id", ""),
+    )
+    return to_django(reply)
+
+
+async def handle_chat(authorization: str, read: Callable[[], bytes], request_id: str) -> Reply:
+    """One chat completion request: ``read`` returns the body (or raises InvalidRequest)."""
+    started = time.monotonic()
     try:
-        key = await _authenticate(request)
+        key = await _authenticate(authorization)
     except Unauthorized as exc:
-        return _reject(request, started, 401, str(exc), code="invalid_api_key")
+        return _reject(request_id, started, 401, str(exc), code="invalid_api_key")
     try:
-        raw = parse_json(read_body(request))
+        raw = parse_json(read())
         chat = validate(raw)
         prefs = provider_prefs.parse(raw.get("provider"))
     except InvalidRequest as exc:
         return _reject(
-            request, started, exc.status, exc.message, param=exc.param, code="invalid_request", key=key
+            request_id, started, exc.status, exc.message, param=exc.param, code="invalid_request", key=key
         )
     try:
         routes = routing.resolve(await routing.current_snapshot(), chat, key)
@@ -109,7 +123,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
             )
     except routing.RouteError as exc:
         return _reject(
-            request,
+            request_id,
             started,
             exc.status,
             exc.message,
@@ -122,7 +136,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
     decision = await ratelimit.check(key)
     if decision is not None and not decision.allowed:
         return _reject(
-            request,
+            request_id,
             started,
             429,
             f"Rate limit exceeded: {decision.scope} ({decision.limit}).",
@@ -149,7 +163,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
             generation_id=generation_id,
         )
     except holds.HoldRefused as exc:
-        return _reject(request, started, 402, exc.message, code=exc.code, key=key, model=chat.model)
+        return _reject(request_id, started, 402, exc.message, code=exc.code, key=key, model=chat.model)
     telemetry.hold_opened()
 
     flight = Flight(
@@ -160,7 +174,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
         hold_id=reservation.hold_id,
         max_tokens=reservation.max_tokens,
         started=started,
-        request_id=getattr(request, "request_id", ""),
+        request_id=request_id,
     )
     adapter = fallback.Failover(flight, routes, health)
     body = chat.upstream_body(max_tokens=reservation.max_tokens)
@@ -184,7 +198,7 @@ def _prompt_bound(chat: Any, route: routing.Route) -> int:
     return min(bound, context) if context else bound
 
 
-async def _complete(flight: Flight, adapter: Any, body: dict[str, Any]) -> HttpResponse:
+async def _complete(flight: Flight, adapter: Any, body: dict[str, Any]) -> Reply:
     try:
         completion = await adapter.complete(body, flight.target)
     except UpstreamError as error:
@@ -249,15 +263,7 @@ async def _complete(flight: Flight, adapter: Any, body: dict[str, Any]) -> HttpR
         "choices": completion.choices,
         "usage": usage_body(completion.usage, cost),
     }
-    return _json(payload, headers={"X-Generation-Id": flight.generation_id})
-
-
-def _json(payload: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
-    import orjson
-
-    return HttpResponse(
-        orjson.dumps(payload), status=status, content_type="application/json", headers=headers
-    )
+    return json_reply(payload, headers={"X-Generation-Id": flight.generation_id})
 
 
 @csrf_exempt
@@ -266,7 +272,7 @@ async def generation(request: HttpRequest) -> HttpResponse:
     if request.method != "GET":
         return error_response(405, "Use GET.", headers={"Allow": "GET"})
     try:
-        key = await _authenticate(request)
+        key = await _authenticate(request.headers.get("Authorization", ""))
     except Unauthorized as exc:
         return error_response(401, str(exc), code="invalid_api_key")
     generation_id = request.GET.get("id", "").strip()

@@ -1,6 +1,12 @@
 """The ASGI front of the OpenAI-compatible endpoints.
 
-Two things Django's own handler cannot do for the hot path:
+``POST /api/v1/chat/completions`` is served straight from ASGI (``serve_chat``):
+no Django request, middleware, URL resolution, signals or response objects on
+the hot path; ``gateway.api.handle_chat`` does the work and returns a ``Reply``
+that is written to the wire here. The other hot path (``/api/v1/generation``)
+goes through ``ApiHandler``, Django's handler trimmed for an API.
+
+Three things Django's own handler cannot do for the hot path:
 
 - Refuse an oversized body with 413 *before* reading it whole. Django's handler
   spools the entire body before any view runs; here Content-Length is checked
@@ -9,10 +15,15 @@ Two things Django's own handler cannot do for the hot path:
   nothing to a bearer-key API, and the sync-only ones (WhiteNoise) or
   MiddlewareMixin ones would cost a thread hop each per request. The API views
   authenticate keys themselves. Only ``API_MIDDLEWARE`` runs, each natively async.
+- Watch for the client leaving while the answer is prepared or streamed, at the
+  cost of one task, and cancel the work (a stream is then settled for what it
+  produced; see ``gateway.streaming``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 import orjson
@@ -23,7 +34,14 @@ from django.core.handlers.exception import convert_exception_to_response
 from django.utils.deprecation import MiddlewareMixin
 from django.utils.module_loading import import_string
 
+from gateway import api
 from gateway.errors import error_body
+from gateway.replies import Reply, asgi_headers, error_reply
+from promptgrid.observability.request_id import request_id_from_header, use_request_id
+
+logger = logging.getLogger(__name__)
+
+CHAT_PATH = "/api/v1/chat/completions"
 
 HOT_PATHS = frozenset({"/api/v1/chat/completions", "/api/v1/generation"})
 # Natively async middleware only (no MiddlewareMixin: its async path hops to a thread).
@@ -105,13 +123,98 @@ async def limit_body(app: Any, scope: dict[str, Any], receive: Any, send: Any) -
     return await app(scope, replay, send)
 
 
+async def serve_chat(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The chat endpoint on ASGI: ``receive`` yields the whole body first (``limit_body``)."""
+    authorization = ""
+    request_id = None
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            authorization = value.decode("latin-1")
+        elif name == b"x-request-id":
+            request_id = value.decode("latin-1")
+    request_id = request_id_from_header(request_id)
+    use_request_id(request_id)
+    if scope["method"] != "POST":
+        return await _send_reply(send, error_reply(405, "Use POST.", headers={"Allow": "POST"}), request_id)
+    message = await receive()
+    body = message.get("body", b"")
+    gone = asyncio.ensure_future(_disconnected(receive))
+    try:
+        work = asyncio.ensure_future(api.handle_chat(authorization, lambda: body, request_id))
+        if not await _first(work, gone):
+            return  # the client left before the answer; the request settled itself as cancelled
+        try:
+            reply = work.result()
+        except Exception:
+            logger.exception("chat request failed")
+            reply = error_reply(500, "The gateway failed to handle this request.", code="internal_error")
+        if reply.stream is None:
+            await _send_reply(send, reply, request_id)
+            return
+        pump = asyncio.ensure_future(_pump(send, reply, request_id))
+        if await _first(pump, gone) and pump.exception() is not None:
+            # The status line is out: nothing to tell the client; the stream settled itself.
+            logger.warning("streaming a response failed", exc_info=pump.exception())
+    finally:
+        gone.cancel()
+
+
+async def _disconnected(receive: Any) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _first(work: asyncio.Future[Any], gone: asyncio.Future[None]) -> bool:
+    """Wait for ``work``; if the client leaves first, cancel it and wait for it to unwind."""
+    await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
+    if work.done():
+        return True
+    work.cancel()
+    try:
+        await work
+    except asyncio.CancelledError:
+        pass
+    except Exception:
+        logger.exception("chat request failed while its client was leaving")
+    return False
+
+
+async def _send_reply(send: Any, reply: Reply, request_id: str) -> None:
+    await send(
+        {"type": "http.response.start", "status": reply.status, "headers": asgi_headers(reply, request_id)}
+    )
+    await send({"type": "http.response.body", "body": reply.body})
+
+
+async def _pump(send: Any, reply: Reply, request_id: str) -> None:
+    assert reply.stream is not None
+    stream = reply.stream
+    try:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": reply.status,
+                "headers": asgi_headers(reply, request_id),
+            }
+        )
+        async for chunk in stream:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]
+
+
 def gateway_http(django_app: Any) -> Any:
-    """Wrap the site's ASGI app: hot-path requests go through ``ApiHandler`` with the body cap."""
+    """Wrap the site's ASGI app: the hot paths get the body cap, chat is served from ASGI."""
     api_app = ApiHandler()
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope.get("path") in HOT_PATHS:
-            return await limit_body(api_app, scope, receive, send)
+        if scope["type"] == "http":
+            path = scope.get("path")
+            if path == CHAT_PATH:
+                return await limit_body(serve_chat, scope, receive, send)
+            if path in HOT_PATHS:
+                return await limit_body(api_app, scope, receive, send)
         return await django_app(scope, receive, send)
 
     return app

@@ -24,12 +24,11 @@ from typing import Any
 
 import orjson
 from django.conf import settings
-from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 
 from gateway import telemetry
-from gateway.errors import error_response
 from gateway.flight import STATUS_CANCELLED, STATUS_ERROR, STATUS_SUCCESS, Flight, usage_body
 from gateway.providers.base import StreamEnd, StreamItem, UpstreamError, Usage
+from gateway.replies import EVENT_STREAM, Reply, error_reply
 from gateway.tokens import tokens_for_chars
 
 logger = logging.getLogger(__name__)
@@ -39,13 +38,13 @@ DONE = b"data: [DONE]\n\n"
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-def upstream_error_response(flight: Flight, error: UpstreamError) -> JsonResponse:
+def upstream_error_response(flight: Flight, error: UpstreamError) -> Reply:
     headers = {"X-Generation-Id": flight.generation_id}
     if error.retry_after is not None:
         headers["Retry-After"] = str(max(1, round(error.retry_after)))
     code = {429: "rate_limited", 504: "timeout", 400: "invalid_request"}.get(error.status, "provider_error")
     param = error.extra.get("param") if error.status == 400 else None
-    return error_response(error.status, error.message, code=code, param=param, headers=headers)
+    return error_reply(error.status, error.message, code=code, param=param, headers=headers)
 
 
 def _as_upstream_error(exc: BaseException, flight: Flight) -> UpstreamError:
@@ -78,7 +77,7 @@ class Relay:
 
     # -- opening: hold the status line back until the upstream answers ------------------------
 
-    async def open(self) -> HttpResponse:
+    async def open(self) -> Reply:
         self.first = asyncio.ensure_future(anext(self.items))
         try:
             await asyncio.wait({self.first}, timeout=float(settings.STREAM_HOLD_STATUS_SECONDS))
@@ -91,9 +90,8 @@ class Relay:
             telemetry.upstream_error(provider=self.flight.target.provider_slug, kind=error.kind)
             await self._settle_error(error, http_status=error.status)
             return upstream_error_response(self.flight, error)
-        response = StreamingHttpResponse(self.events(), content_type="text/event-stream", headers=SSE_HEADERS)
-        response["X-Generation-Id"] = self.flight.generation_id
-        return response
+        headers = {**SSE_HEADERS, "X-Generation-Id": self.flight.generation_id}
+        return Reply(200, headers=headers, stream=self.events(), content_type=EVENT_STREAM)
 
     async def _abandon(self) -> None:
         if self.first is not None and not self.first.done():

@@ -33,6 +33,11 @@ def current_request_id() -> str:
     return _request_id.get()
 
 
+def use_request_id(request_id: str) -> None:
+    """Stamp this context (one request's task) with ``request_id``."""
+    _request_id.set(request_id)
+
+
 def new_request_id() -> str:
     return f"req-{uuid.uuid4().hex}"
 
