@@ -5,6 +5,7 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "promptgrid.settings")
+os.environ["PROMPTGRID_ASGI_PROCESS"] = "1"  # settings leave runserver's daphne app out
 django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402

@@ -7,6 +7,7 @@ what to fix.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import environ
@@ -47,8 +48,13 @@ for _origin in CSRF_TRUSTED_ORIGINS:
 # The public URL of this deployment, used in snippets, emails and Stripe redirects.
 SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
+# daphne's app only takes over `manage.py runserver` (websockets in development). A server
+# process that imports promptgrid.asgi (uvicorn, granian) never runs that command, and
+# leaving daphne out spares each of its workers twisted's reactor (18 MB of RSS).
+_RUNSERVER_APPS = [] if os.environ.get("PROMPTGRID_ASGI_PROCESS") == "1" else ["daphne"]
+
 INSTALLED_APPS = [
-    "daphne",
+    *_RUNSERVER_APPS,
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

@@ -287,6 +287,18 @@ print(sorted(application.application_mapping))
     assert "'http', 'websocket'" in result.stdout
 
 
+def test_a_server_process_leaves_runservers_daphne_and_twisted_out():
+    code = """
+import sys
+from promptgrid.asgi import application
+from django.conf import settings
+print("daphne" in settings.INSTALLED_APPS, "twisted.internet.reactor" in sys.modules)
+"""
+    result = run(code, SECRET_KEY=REAL_SECRET)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False"]
+
+
 def test_system_checks_pass_with_a_production_environment():
     result = subprocess.run(
         [sys.executable, "manage.py", "check"],
