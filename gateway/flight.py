@@ -147,12 +147,12 @@ class Flight:
         return self.cost_nanos
 
     async def _after(self, outcome: Outcome, usage: Usage, balance_nanos: int | None) -> None:
-        """Fire and forget: token rate counters and the live dashboard."""
+        """Fire and forget: token rate counters and the live dashboard (coalesced per user)."""
         try:
             await ratelimit.add_tokens(self.key, usage.prompt_tokens + usage.completion_tokens)
         except Exception:  # a counter that is down must not fail a finished request
             logger.warning("could not count tokens for rate limits", exc_info=True)
-        await events.publish(
+        events.publish_soon(
             self.key.user_id,
             "generation",
             {

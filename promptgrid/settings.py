@@ -150,6 +150,8 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# The live dashboard gets at most one send per user per window; the latest state wins.
+LIVE_EVENTS_WINDOW_MS = env_int("LIVE_EVENTS_WINDOW_MS", 150, minimum=0)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -5,12 +5,19 @@ in ``extra=``. ``RequestIdFilter`` stamps every record with the current request 
 ``RedactSecretsFilter`` is the safety net: whatever a bug or a third-party library
 logs, anything shaped like an API key or a bearer token is masked before it leaves
 the process. Both filters sit on the handler, so they see propagated records too.
+
+``StructuredRecord`` is the cheap path for lines written on every request: its code
+builds the message and fields once, already redacted and JSON-ready, so the filter
+passes it through and the formatter adds its fields without scanning the record.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
+import threading
+import time
 import traceback
 from datetime import UTC, datetime
 from typing import Any
@@ -53,6 +60,51 @@ def redact(text: str) -> str:
     return _HEADER_SECRET.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
 
 
+def redact_strings(fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` with each string value redacted; one regex search when none looks like a secret."""
+    strings = [value for value in fields.values() if isinstance(value, str)]
+    if not _MAYBE_SECRET.search("\n".join(strings)):
+        return fields
+    return {name: redact(value) if isinstance(value, str) else value for name, value in fields.items()}
+
+
+class StructuredRecord(logging.LogRecord):
+    """A record whose message, request id and ``fields`` are final: redacted and JSON-ready.
+
+    The fields are also set as attributes, as ``extra=`` would, so any other handler or
+    formatter configured in LOGGING sees the same record as before.
+    """
+
+    # A slot, not an attribute: formatters that scan vars(record) see each field once.
+    __slots__ = ("fields",)
+
+    @classmethod
+    def make(
+        cls, prototype: logging.LogRecord, level: int, message: str, request_id: str, fields: dict[str, Any]
+    ) -> StructuredRecord:
+        """A record like ``prototype`` (same logger and call site), made without ``findCaller``
+        and ``LogRecord.__init__``: the caller must pass redacted text only."""
+        record = cls.__new__(cls)
+        attributes = record.__dict__
+        attributes.update(prototype.__dict__)
+        attributes.update(fields)
+        now = time.time_ns()
+        created = now / 1e9
+        attributes["created"] = created
+        attributes["msecs"] = (now % 1_000_000_000) // 1_000_000 + 0.0
+        attributes["relativeCreated"] = (now - logging._startTime * 1e9) / 1e6  # type: ignore[attr-defined]
+        attributes["levelno"] = level
+        attributes["levelname"] = logging.getLevelName(level)
+        attributes["msg"] = message
+        attributes["args"] = None
+        attributes["thread"] = threading.get_ident()
+        attributes["threadName"] = threading.current_thread().name
+        attributes["process"] = os.getpid()
+        attributes["request_id"] = request_id
+        record.fields = fields
+        return record
+
+
 def _redact_value(value: Any) -> Any:
     if isinstance(value, str):
         return redact(value)
@@ -74,6 +126,8 @@ class RedactSecretsFilter(logging.Filter):
     """Rewrites the record in place: message (with its arguments), extras and traceback."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if type(record) is StructuredRecord and not (record.exc_info or record.exc_text or record.stack_info):
+            return True  # built from redacted text only
         try:
             message = record.getMessage()
         except Exception:  # a bad format string must not lose the record
@@ -98,12 +152,35 @@ def _default(value: Any) -> Any:
     return str(value)
 
 
+class _Timestamps:
+    """ISO 8601 UTC with milliseconds, as ``datetime.isoformat``; the date part made once a second."""
+
+    def __init__(self) -> None:
+        self.second = -1
+        self.prefix = ""
+
+    def format(self, created: float) -> str:
+        second = int(created)
+        micros = round((created - second) * 1e6)  # datetime.fromtimestamp rounds to microseconds
+        if micros >= 1_000_000:
+            second += 1
+            micros -= 1_000_000
+        if second != self.second:
+            self.prefix = datetime.fromtimestamp(second, tz=UTC).isoformat()[:19]
+            self.second = second
+        return f"{self.prefix}.{micros // 1000:03d}+00:00"
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: ts, level, logger, message, request_id, then the extras."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._timestamps = _Timestamps()
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds"),
+            "ts": self._timestamps.format(record.created),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -111,9 +188,13 @@ class JsonFormatter(logging.Formatter):
         request_id = getattr(record, "request_id", "") or current_request_id()
         if request_id:
             entry["request_id"] = request_id
-        for name, value in vars(record).items():
-            if name not in _STANDARD_ATTRS and name not in entry:
-                entry[name] = value
+        if type(record) is StructuredRecord:
+            for name, value in record.fields.items():
+                entry.setdefault(name, value)
+        else:
+            for name, value in vars(record).items():
+                if name not in _STANDARD_ATTRS and name not in entry:
+                    entry[name] = value
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:

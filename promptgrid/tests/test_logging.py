@@ -250,3 +250,114 @@ def test_the_secret_scan_sees_every_log_record():
     demo_log.warning("a line for the scan %s", "marker-7c1d")
 
     assert "marker-7c1d" in SCAN.lines[-1]
+
+
+# The chat_request line is built once, already redacted (StructuredRecord): it must read exactly
+# as a line logged through extra= and the filters would, and never carry a key.
+
+KEY_AS_MODEL = "pg-v1-TypedIntoTheModelFieldByMistake0123456789"
+
+
+def test_the_request_line_has_every_field_in_the_usual_order(log_lines):
+    request_id_var.set("req-order")
+
+    telemetry.request_done(
+        request_id="req-order", generation_id="gen-9", status=502, model="openai/gpt-4o", provider="openai",
+        key_id=3, streamed=False, latency_ms=12, error_kind="upstream_timeout",
+    )  # fmt: skip
+
+    (line,) = [entry for entry in log_lines() if entry.get("event") == "chat_request"]
+    assert list(line) == [
+        "ts", "level", "logger", "message", "request_id", "event", "generation_id", "key_id", "model",
+        "provider", "status", "streamed", "prompt_tokens", "completion_tokens", "cost_nanos", "cost_usd",
+        "latency_ms", "ttft_ms", "error_kind",
+    ]  # fmt: skip
+    assert line["message"] == "chat completion 502 openai/gpt-4o"
+    assert (line["logger"], line["ttft_ms"], line["error_kind"]) == (
+        "promptgrid.request",
+        None,
+        "upstream_timeout",
+    )
+    assert (line["cost_nanos"], line["cost_usd"], line["latency_ms"]) == (0, 0.0, 12)
+
+
+def test_a_key_typed_as_the_model_or_sent_as_the_request_id_never_reaches_the_log(log_lines):
+    request_id_var.set("sk-proj-abcdefghijklmnop1234567890")  # a "sane" x-request-id, kept as sent
+
+    telemetry.request_done(
+        request_id="", status=404, model=KEY_AS_MODEL, provider="", key_id=1, streamed=False
+    )
+
+    written = json.dumps(log_lines())
+    assert KEY_AS_MODEL not in written and "abcdefghijklmnop1234567890" not in written
+    (line,) = [entry for entry in log_lines() if entry.get("event") == "chat_request"]
+    assert line["model"] == "[redacted]" and line["message"] == "chat completion 404 [redacted]"
+    assert line["request_id"] == "[redacted]"
+
+
+@pytest.mark.django_db
+def test_a_key_typed_as_the_model_through_the_api_is_masked_in_the_request_line(log_lines, make_customer):
+    from asgiref.sync import async_to_sync
+
+    from gateway.tests.conftest import _call
+
+    call_api = async_to_sync(_call)
+    customer = make_customer()
+
+    result = call_api(
+        {"model": KEY_AS_MODEL, "messages": [{"role": "user", "content": "hi"}]}, customer.secret
+    )
+
+    assert result.status >= 400
+    (line,) = [entry for entry in log_lines() if entry.get("event") == "chat_request"]
+    assert line["model"] == "[redacted]"
+    assert KEY_AS_MODEL not in json.dumps(log_lines())
+
+
+def test_the_request_line_follows_the_configured_level(log_lines):
+    logger = logging.getLogger("promptgrid.request")
+    previous = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        telemetry.request_done(
+            request_id="req-quiet", status=200, model="m", provider="p", key_id=1, streamed=False
+        )
+    finally:
+        logger.setLevel(previous)
+
+    assert [entry for entry in log_lines() if entry.get("event") == "chat_request"] == []
+
+
+def test_other_handlers_see_the_request_fields_as_record_attributes():
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    handler = Keep()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s %(model)s %(status)s %(message)s"))
+    logging.getLogger("promptgrid.request").addHandler(handler)
+    try:
+        telemetry.request_done(
+            request_id="req-x", status=200, model="a/b", provider="p", key_id=1, streamed=True
+        )
+    finally:
+        logging.getLogger("promptgrid.request").removeHandler(handler)
+
+    (record,) = seen
+    assert handler.format(record) == "INFO promptgrid.request a/b 200 chat completion 200 a/b"
+    assert record.funcName == "request_done" and record.filename == "telemetry.py"
+    assert "fields" not in vars(record)  # generic formatters that list the extras see each field once
+
+
+@pytest.mark.parametrize(
+    "created", [0.0, 1767225600.0, 1767225600.0005, 1767225600.9994999, 1767225600.9999996]
+)
+def test_timestamps_match_datetimes_iso_format(created):
+    from datetime import UTC, datetime
+
+    from promptgrid.observability.logs import _Timestamps
+
+    expected = datetime.fromtimestamp(created, tz=UTC).isoformat(timespec="milliseconds")
+    assert _Timestamps().format(created) == expected
