@@ -8,9 +8,9 @@ carries it, and in ``request.request_id`` for views that pass it on explicitly.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 
@@ -39,7 +39,7 @@ def use_request_id(request_id: str) -> None:
 
 
 def new_request_id() -> str:
-    return f"req-{uuid.uuid4().hex}"
+    return f"req-{os.urandom(16).hex()}"  # 128 random bits, as a uuid4 has, at half the cost
 
 
 def request_id_from_header(value: str | None) -> str:
