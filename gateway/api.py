@@ -1,8 +1,9 @@
 """The OpenAI-compatible API: ``POST /api/v1/chat/completions`` and ``GET /api/v1/generation``.
 
-Async views; nothing here blocks the event loop. A warm request makes two thread
-hops for the database: one to place the hold, one to settle. Key lookups and the
-catalog come from in-process caches (a cold lookup costs one more hop).
+Async views; nothing here blocks the event loop. A warm request makes two database
+calls, to place the hold and to settle: on PostgreSQL both are awaited in the event loop
+(``gateway.pgpool``), elsewhere each is a thread hop (``gateway.db``). Key lookups and the
+catalog come from in-process caches (a cold lookup costs one thread hop).
 """
 
 from __future__ import annotations
@@ -137,8 +138,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
     route = fallback.hold_route(routes)
     generation_id = new_generation_id()
     try:
-        reservation = await db_call(
-            holds.reserve,
+        reservation = await holds.reserve_async(
             user_id=key.user_id,
             account_id=key.account_id,
             api_key_id=key.id,
