@@ -11,7 +11,8 @@ cursor wrappers; here they are awaited on an ``AsyncConnectionPool`` in the even
   connections; they are built from ``DATABASES["default"]`` as Django builds its own.
 * A connection taken from the pool is checked without a round trip: an idle connection has
   nothing to read, so a readable socket means the server closed it (a terminated backend
-  sends its reason, then EOF). It is dropped and another one is used.
+  sends its reason, then EOF; a restarted server closes them all). It is dropped and the
+  next one is taken, at once.
 * A connection that dies under a statement leaves the outcome unknown: the statement may
   have committed. It is never re-sent as is; a caller may name a ``retry`` statement, safe
   to run whether or not the first one committed, which is run once on a fresh connection.
@@ -41,6 +42,8 @@ Params = Sequence[Any]
 # postgresql backend, get_connection_params).
 _DJANGO_ONLY_OPTIONS = ("assume_role", "isolation_level", "pool", "server_side_binding", "cursor_factory")
 
+APPLICATION_NAME = "promptgrid gateway pool"
+
 _pools: dict[asyncio.AbstractEventLoop, AsyncConnectionPool] = {}
 _closers: dict[asyncio.AbstractEventLoop, AsyncGenerator[None, None]] = {}
 
@@ -62,22 +65,21 @@ def connection_kwargs(database: Mapping[str, Any]) -> dict[str, Any]:
             kwargs[key.lower()] = database[key]
     kwargs["client_encoding"] = "UTF8"
     kwargs["autocommit"] = True
+    kwargs.setdefault("application_name", APPLICATION_NAME)  # tells them apart in pg_stat_activity
     # Like Django: no server-side prepared statements unless OPTIONS asks (poolers such as
     # PgBouncer in transaction mode do not carry them between clients).
     kwargs.setdefault("prepare_threshold", None)
     return kwargs
 
 
-async def _idle_and_open(conn: psycopg.AsyncConnection[Any]) -> None:
-    """The pool's check: no round trip, one poll of the socket (see the module docstring)."""
-    if not conn.closed and not conn.broken:
-        poller = select.poll()
-        poller.register(conn.fileno(), select.POLLIN)
-        if not poller.poll(0):
-            return
-    # Closed here so the pool discards it (it keeps a checked-out connection that still looks open).
-    await conn.close()
-    raise psycopg.OperationalError("the server closed this idle connection")
+def _closed_by_server(conn: psycopg.AsyncConnection[Any]) -> bool:
+    """No round trip: an idle connection has nothing to read, so a readable socket means the
+    server closed it (a terminated backend sends its reason, then EOF)."""
+    if conn.closed or conn.broken:
+        return True
+    poller = select.poll()
+    poller.register(conn.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def _new_pool() -> AsyncConnectionPool:
@@ -87,7 +89,6 @@ def _new_pool() -> AsyncConnectionPool:
         min_size=size,
         max_size=size,
         open=False,
-        check=_idle_and_open,
         name="gateway",
     )
 
@@ -135,14 +136,32 @@ async def _execute(conn: psycopg.AsyncConnection[Any], query: str, params: Param
     return None if row is None else row[0]
 
 
+async def _connection(pool: AsyncConnectionPool) -> psycopg.AsyncConnection[Any]:
+    """A pooled connection the server has not closed; dead ones are dropped on the way.
+
+    (Not the pool's own ``check``: after a failed check it sleeps, 1 s then 2 s then 4 s,
+    before trying the next connection, and after a server restart every one has failed.)
+    """
+    for _ in range(pool.max_size + 1):  # then a new one, which the pool opens for each dropped
+        conn = await pool.getconn()
+        if not _closed_by_server(conn):
+            return conn
+        await conn.close()
+        await pool.putconn(conn)  # the pool replaces it
+    raise psycopg.OperationalError("no live database connection in the pool")
+
+
 async def _fetch(query: str, params: Params) -> Any:
-    async with (await pool()).connection() as conn:
-        try:
-            return await _execute(conn, query, params)
-        except psycopg.OperationalError as error:
-            if conn.closed or conn.broken:
-                raise _ConnectionLost from error
-            raise
+    current = await pool()
+    conn = await _connection(current)
+    try:
+        return await _execute(conn, query, params)
+    except psycopg.OperationalError as error:
+        if conn.closed or conn.broken:
+            raise _ConnectionLost from error
+        raise
+    finally:
+        await current.putconn(conn)
 
 
 def _as_django(error: psycopg.Error) -> NoReturn:
