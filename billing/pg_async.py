@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, JSONField, Model
 from django.utils import timezone
 from psycopg.types.json import Jsonb
@@ -82,11 +83,19 @@ def _converter(field: Field) -> Converter:
 
 
 @functools.cache
+def _django_connection() -> BaseDatabaseWrapper:
+    """A Django connection object for its value conversions and quoting; it never connects.
+
+    (``connections[alias]`` would make a new one for every task's context.)"""
+    return connections.create_connection(DEFAULT_DB_ALIAS)
+
+
+@functools.cache
 def _settle_statements(model: type[Model]) -> tuple[str, str, tuple[Converter, ...]]:
     """(the settlement, its retry, the converters of the row's values) for ``model``'s rows."""
     opts = model._meta
     fields = opts.local_concrete_fields
-    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+    quote = _django_connection().ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)
     values = ", ".join(["%s"] * len(fields))
     insert = f"INSERT INTO {quote(opts.db_table)} ({columns}) VALUES ({values})"  # noqa: S608 (model names)
@@ -100,7 +109,7 @@ async def generation_settle(*, generation: Model, hold_id: int, cost_nanos: int,
     """``services.generation_settle`` on PostgreSQL, awaited: the row and the charge, one statement."""
     services.settle_check(cost_nanos, generation.pk)
     once, again, converters = _settle_statements(type(generation))
-    connection = connections[DEFAULT_DB_ALIAS]  # for Django's value conversions only; never queried
+    connection = _django_connection()
     params = [convert(generation, connection) for convert in converters]
     params += [hold_id, cost_nanos, generation.pk, memo, timezone.now()]
     with services.hold_must_exist(hold_id):
