@@ -1,6 +1,9 @@
 """The gateway's database bookkeeping alone, in one thread, without HTTP: what placing a hold
 and settling a request cost in statements, round trips, CPU and wall time.
 
+Also the API's own way from an event loop, in the same run: through ``db_call`` (a thread hop
+per call) and on the async pool (``GATEWAY_DB_ASYNC``, no hop).
+
 CPU here is this process's own (``time.process_time``), so it stays meaningful on a
 busy machine; wall time includes the database's work, commits and scheduling.
 
@@ -60,42 +63,93 @@ def bench_key() -> Any:
     return key
 
 
-def one_request(key: Any, snapshot: Any) -> None:
+def _reserve_kwargs(key: Any, endpoint: Any, generation_id: str) -> dict[str, Any]:
+    return {
+        "user_id": key.user_id,
+        "account_id": key.account_id,
+        "api_key_id": key.id,
+        "endpoint": endpoint,
+        "prompt_tokens": 120,
+        "requested_max_tokens": 64,
+        "n": 1,
+        "generation_id": generation_id,
+    }
+
+
+def _outcome(key: Any, model: Any, generation_id: str, hold_id: int) -> Any:
     from django.utils import timezone
 
+    from gateway.providers.base import Usage
+    from gateway.settlement import Outcome
+
+    return Outcome(
+        generation_id=generation_id,
+        user_id=key.user_id,
+        api_key_id=key.id,
+        endpoint=model.endpoints[0],
+        model_id=model.id,
+        hold_id=hold_id,
+        streamed=False,
+        created_at=timezone.now(),
+        usage=Usage(prompt_tokens=24, completion_tokens=20),
+        finish_reason="stop",
+        latency_ms=5,
+    )
+
+
+def one_request(key: Any, snapshot: Any) -> None:
     from gateway import holds
     from gateway.flight import new_generation_id
-    from gateway.providers.base import Usage
-    from gateway.settlement import Outcome, settle
+    from gateway.settlement import settle
 
     model = snapshot.models["openai/gpt-4o-mini"]
-    endpoint = model.endpoints[0]
     generation_id = new_generation_id()
-    reservation = holds.reserve(
-        user_id=key.user_id,
-        account_id=key.account_id,
-        api_key_id=key.id,
-        endpoint=endpoint,
-        prompt_tokens=120,
-        requested_max_tokens=64,
-        n=1,
-        generation_id=generation_id,
-    )
-    settle(
-        Outcome(
-            generation_id=generation_id,
-            user_id=key.user_id,
-            api_key_id=key.id,
-            endpoint=endpoint,
-            model_id=model.id,
-            hold_id=reservation.hold_id,
-            streamed=False,
-            created_at=timezone.now(),
-            usage=Usage(prompt_tokens=24, completion_tokens=20),
-            finish_reason="stop",
-            latency_ms=5,
-        )
-    )
+    reservation = holds.reserve(**_reserve_kwargs(key, model.endpoints[0], generation_id))
+    settle(_outcome(key, model, generation_id, reservation.hold_id))
+
+
+async def one_request_async(key: Any, snapshot: Any) -> None:
+    """As the API does it: ``reserve_async``, then ``settle_shielded``."""
+    from gateway import holds
+    from gateway.flight import new_generation_id
+    from gateway.settlement import settle_shielded
+
+    model = snapshot.models["openai/gpt-4o-mini"]
+    generation_id = new_generation_id()
+    reservation = await holds.reserve_async(**_reserve_kwargs(key, model.endpoints[0], generation_id))
+    await settle_shielded(_outcome(key, model, generation_id, reservation.hold_id))
+
+
+def measure_event_loop(requests: int, *, pool: bool) -> dict[str, float]:
+    """The API's calls from a uvloop event loop, one request after another: through
+    ``db_call`` (a hop to an executor thread and back per call) or, with ``pool``, awaited on
+    the async pool (``GATEWAY_DB_ASYNC``). CPU counts every thread of the process."""
+    import asyncio
+
+    import uvloop
+    from django.conf import settings
+
+    from catalog.snapshot import get_snapshot
+
+    key = bench_key()
+    snapshot = get_snapshot()
+
+    async def loop() -> tuple[float, float]:
+        for _ in range(10):
+            await one_request_async(key, snapshot)
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        for _ in range(requests):
+            await one_request_async(key, snapshot)
+        return time.process_time() - cpu0, time.perf_counter() - wall0
+
+    previous = settings.GATEWAY_DB_ASYNC
+    settings.GATEWAY_DB_ASYNC = pool
+    try:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            cpu, wall = runner.run(loop())
+    finally:
+        settings.GATEWAY_DB_ASYNC = previous
+    return {"cpu_ms": cpu * 1000 / requests, "wall_ms": wall * 1000 / requests}
 
 
 def measure(requests: int, *, synchronous_commit: bool) -> dict[str, float]:
@@ -295,6 +349,8 @@ def main(argv: list[str] | None = None) -> None:
                 {
                     "orm_sync": measure(args.requests, synchronous_commit=True),
                     "orm_async": measure(args.requests, synchronous_commit=False),
+                    "loop_threads": measure_event_loop(args.requests, pool=False),
+                    "loop_pool": measure_event_loop(args.requests, pool=True),
                     "prototype": measure_prototype(args.requests),
                     "one_account": measure_concurrent(args.requests, 8, distinct_accounts=False),
                     "eight_accounts": measure_concurrent(args.requests, 8, distinct_accounts=True),
@@ -310,6 +366,13 @@ def main(argv: list[str] | None = None) -> None:
             f"{res['wall_ms']:.2f} ms wall, {res['statements']:.0f} statements + BEGIN/COMMIT "
             f"≈ {res['round_trips']:.0f} round trips per request "
             f"({kinds})"
+        )
+    threads = measure_event_loop(args.requests, pool=False)
+    pooled = measure_event_loop(args.requests, pool=True)
+    for label, res in (("thread hops (db_call)", threads), ("async pool (GATEWAY_DB_ASYNC)", pooled)):
+        print(
+            f"API path from an event loop, {label}: {res['cpu_ms']:.2f} ms CPU, "
+            f"{res['wall_ms']:.2f} ms wall per request"
         )
     for distinct in (False, True):
         res = measure_concurrent(args.requests, 8, distinct_accounts=distinct)

@@ -681,8 +681,14 @@ def render_bookkeeping(res: dict[str, Any]) -> list[str]:
         f"{res['orm_async']['cpu_ms']:.2f} | {res['orm_async']['wall_ms']:.1f} |",
         f"| prototype: two PL/pgSQL calls, synchronous_commit on | 2 | {res['prototype']['cpu_ms']:.2f} | "
         f"{res['prototype']['wall_ms']:.1f} |",
-        "",
     ]
+    for name, label in (
+        ("loop_threads", "API path from an event loop: thread hops (`db_call`)"),
+        ("loop_pool", "API path from an event loop: async pool (`GATEWAY_DB_ASYNC`)"),
+    ):
+        if name in res:
+            rows.append(f"| {label} | 2 | {res[name]['cpu_ms']:.2f} | {res[name]['wall_ms']:.1f} |")
+    rows.append("")
     if "one_account" in res:
         rows += [
             "The same ORM path from 8 threads at once: "

@@ -24,6 +24,13 @@ from typing import Any
 HOLD_INSUFFICIENT_CREDITS = -1
 HOLD_KEY_LIMIT_REACHED = -2
 
+# The calls, typed as the functions' arguments: with server-side binding (billing.pg_async)
+# psycopg sends a Python int as the narrowest integer type that holds it.
+HOLD_PLACE_CALL = (
+    "SELECT billing_hold_place(%s::bigint, %s::bigint, %s::bigint, %s::integer, %s::text, %s::timestamptz)"
+)
+HOLD_SETTLE_CALL = "SELECT billing_hold_settle(%s::bigint, %s::bigint, %s::text, %s::text, %s::timestamptz)"
+
 _POSTGRES = [
     # Mirrors billing.periods.period_start: periods start at midnight UTC, weeks on Monday.
     """

@@ -21,7 +21,8 @@ import json
 import logging
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -343,15 +344,36 @@ def _hold_place_pg(
     """``_hold_place_orm`` as one function call: one round trip, its own transaction in autocommit."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT billing_hold_place(%s, %s, %s, %s, %s, %s)",
+            db_functions.HOLD_PLACE_CALL,
             [account_id, api_key_id, amount_nanos, ttl_seconds, generation_id, timezone.now()],
         )
         hold_id = cursor.fetchone()[0]
+    return hold_placed(hold_id, account_id=account_id, api_key_id=api_key_id, amount_nanos=amount_nanos)
+
+
+def hold_placed(hold_id: int, *, account_id: int, api_key_id: int | None, amount_nanos: int) -> PlacedHold:
+    """``billing_hold_place``'s answer: the new hold, or its refusal code raised as the refusal."""
     if hold_id == db_functions.HOLD_INSUFFICIENT_CREDITS:
         raise InsufficientCredits("insufficient credits")
     if hold_id == db_functions.HOLD_KEY_LIMIT_REACHED:
         raise KeyLimitReached("this key's spend limit is reached")
     return PlacedHold(id=hold_id, account_id=account_id, api_key_id=api_key_id, amount_nanos=amount_nanos)
+
+
+@contextmanager
+def hold_must_exist(hold_id: int) -> Iterator[None]:
+    """``billing_hold_settle`` on a hold that does not exist (no_data_found) raises Hold.DoesNotExist."""
+    try:
+        yield
+    except DatabaseError as error:
+        if getattr(error.__cause__, "sqlstate", None) == "P0002":
+            raise Hold.DoesNotExist(f"hold {hold_id} does not exist") from None
+        raise
+
+
+def hold_check(amount_nanos: int) -> None:
+    if amount_nanos < 0:
+        raise ValueError("a hold cannot be negative")
 
 
 def hold_place(
@@ -369,8 +391,7 @@ def hold_place(
     holds stays within it. Expired holds of the account are released when they are
     what stands in the way.
     """
-    if amount_nanos < 0:
-        raise ValueError("a hold cannot be negative")
+    hold_check(amount_nanos)
     if connection.vendor == "postgresql":
         return _hold_place_pg(
             account_id=account_id,
@@ -425,7 +446,7 @@ def _hold_settle_orm(*, hold_id: int, cost_nanos: int, generation_id: str, memo:
     return entry
 
 
-def _settle_check(cost_nanos: int, generation_id: str) -> None:
+def settle_check(cost_nanos: int, generation_id: str) -> None:
     if cost_nanos < 0:
         raise ValueError("a cost cannot be negative")
     if not generation_id:
@@ -438,7 +459,7 @@ def _hold_settle_pg(
     """``_hold_settle_orm`` as one function call; with ``generation``, its INSERT rides in the
     same statement (a data-modifying WITH), so row and charge commit together in one round trip.
     Returns the usage entry's id, if any."""
-    call = "SELECT billing_hold_settle(%s, %s, %s, %s, %s)"
+    call = db_functions.HOLD_SETTLE_CALL
     args = [hold_id, cost_nanos, generation_id, memo, timezone.now()]
     if generation is not None:
         model = type(generation)
@@ -446,13 +467,8 @@ def _hold_settle_pg(
         query.insert_values(model._meta.local_concrete_fields, [generation])
         ((insert_sql, insert_params),) = query.get_compiler(connection=connection).as_sql()
         call, args = f"WITH generation AS ({insert_sql}) {call}", [*insert_params, *args]
-    with connection.cursor() as cursor:
-        try:
-            cursor.execute(call, args)
-        except DatabaseError as error:
-            if getattr(error.__cause__, "sqlstate", None) == "P0002":  # no_data_found
-                raise Hold.DoesNotExist(f"hold {hold_id} does not exist") from None
-            raise
+    with connection.cursor() as cursor, hold_must_exist(hold_id):
+        cursor.execute(call, args)
         return cursor.fetchone()[0]
 
 
@@ -464,7 +480,7 @@ def hold_settle(*, hold_id: int, cost_nanos: int, generation_id: str, memo: str 
     the same generation, charges nothing more. A zero cost writes no entry (an
     empty answer costs nothing). A hold that already expired is still charged.
     """
-    _settle_check(cost_nanos, generation_id)
+    settle_check(cost_nanos, generation_id)
     if connection.vendor == "postgresql":
         entry_id = _hold_settle_pg(
             hold_id=hold_id, cost_nanos=cost_nanos, generation_id=generation_id, memo=memo
@@ -480,7 +496,7 @@ def generation_settle(*, generation: Any, hold_id: int, cost_nanos: int, memo: s
     the generation's id, as in ``hold_settle``. On PostgreSQL this is one statement in
     autocommit (no BEGIN/COMMIT round trips); on SQLite, the ORM path in one transaction.
     """
-    _settle_check(cost_nanos, generation.pk)
+    settle_check(cost_nanos, generation.pk)
     if connection.vendor == "postgresql":
         _hold_settle_pg(
             hold_id=hold_id,

@@ -2,9 +2,10 @@
 
 ``handle_chat`` is the chat endpoint, written once: ``gateway.asgi`` serves it
 straight from ASGI in production, ``chat_completions`` as a Django view (the test
-client, WSGI). Nothing here blocks the event loop. A warm request makes two thread
-hops for the database: one to place the hold, one to settle. Key lookups and the
-catalog come from in-process caches (a cold lookup costs one more hop).
+client, WSGI). Nothing here blocks the event loop. A warm request makes two database
+calls, to place the hold and to settle: on PostgreSQL both are awaited in the event loop
+(``gateway.pgpool``), elsewhere each is a thread hop (``gateway.db``). Key lookups and the
+catalog come from in-process caches (a cold lookup costs one thread hop).
 """
 
 from __future__ import annotations
@@ -151,8 +152,7 @@ async def handle_chat(authorization: str, read: Callable[[], bytes], request_id:
     route = fallback.hold_route(routes)
     generation_id = new_generation_id()
     try:
-        reservation = await db_call(
-            holds.reserve,
+        reservation = await holds.reserve_async(
             user_id=key.user_id,
             account_id=key.account_id,
             api_key_id=key.id,

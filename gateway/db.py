@@ -1,5 +1,8 @@
 """Database work from async code: one call, one hop to a small pool of long-lived threads.
 
+(On PostgreSQL the hot path's two calls, the hold and the settlement, skip this hop:
+``gateway.pgpool`` awaits them on native async connections. Everything else comes here.)
+
 ``sync_to_async``'s default (thread-sensitive) runs the call in a thread made for the
 request; Django's connections are per thread, so every request opened a connection of
 its own and, with persistent connections on, left it behind in a thread that is gone

@@ -10,6 +10,11 @@ Balance-aware max_tokens: when the client gave no max_tokens and cannot pay for
 the model's full output, the hold is what the balance allows and the output cap
 sent upstream shrinks to what that hold covers. 402 only when not even
 ``MIN_COMPLETION_TOKENS`` are affordable, or when the client's own max_tokens is.
+
+Two entry points, one set of decisions: ``reserve`` (sync, run through ``db_call``) and
+``reserve_async`` (the API's), which with ``GATEWAY_DB_ASYNC`` awaits the first hold on
+``gateway.pgpool``'s connections in the event loop, no thread hop; only a refused first hold
+(reading the budget, resizing) goes through ``db_call``.
 """
 
 from __future__ import annotations
@@ -23,11 +28,14 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import ApiKey
+from billing import pg_async
 from billing import services as billing
 from billing.models import CreditAccount
 from billing.money import ceil_nanos, token_cost
 from billing.periods import period_start
 from catalog.snapshot import EndpointInfo
+from gateway import pgpool
+from gateway.db import db_call
 
 IMAGE_TOKEN_ALLOWANCE = 3_000  # above any provider's per-image charge at the highest detail
 MIN_COMPLETION_TOKENS = 16  # below this an answer is not worth starting
@@ -135,45 +143,40 @@ def _refused(error: billing.BillingError) -> HoldRefused:
     return HoldRefused("Insufficient credits for this request.")
 
 
-def reserve(
+def _model_max(endpoint: EndpointInfo) -> int:
+    return endpoint.target.max_output_tokens or 4096
+
+
+def _first_ask(
+    endpoint: EndpointInfo, prompt_tokens: int, requested_max_tokens: int | None, n: int
+) -> tuple[int, int]:
+    """(output cap, hold) asked for first: the client's max_tokens or the model's whole output."""
+    model_max = _model_max(endpoint)
+    max_tokens = model_max if requested_max_tokens is None else min(requested_max_tokens, model_max)
+    return max_tokens, worst_case_nanos(endpoint, prompt_tokens, max_tokens, n)
+
+
+def _after_refusal(
+    refusal: billing.BillingError,
     *,
-    user_id: int,
-    account_id: int | None,
+    account_id: int,
     api_key_id: int,
     endpoint: EndpointInfo,
     prompt_tokens: int,
     requested_max_tokens: int | None,
     n: int,
     generation_id: str,
+    refused_amount: int,
 ) -> Reservation:
-    """Decide the output cap and place the hold (sync: one thread hop, one short transaction).
-
-    Raises HoldRefused (402). The hold is placed first, at the worst case of the client's
-    max_tokens or the model's whole output, by ``billing.services.hold_place``'s conditional
-    UPDATEs (two racing requests can never both spend the same nanos). Only when that is
-    refused are the balance and the key's room read: to say what is short, or to size a
-    smaller output cap that the balance covers and try once more.
-    """
-    if account_id is None:
-        account_id = CreditAccount.objects.get_or_create(user_id=user_id)[0].pk
-    model_max = endpoint.target.max_output_tokens or 4096
-    max_tokens = model_max if requested_max_tokens is None else min(requested_max_tokens, model_max)
-    amount = worst_case_nanos(endpoint, prompt_tokens, max_tokens, n)
-    try:
-        hold = _place(account_id, api_key_id, amount, generation_id)
-        return Reservation(
-            hold_id=hold.id, account_id=account_id, amount_nanos=amount, max_tokens=max_tokens, capped=False
-        )
-    except billing.BillingError as error:
-        refusal = error
-
+    """Sync: read what the account and key can spend, then refuse with what is short, or
+    place a smaller hold whose output cap the balance covers."""
     available, room = _budget(api_key_id, account_id, timezone.now())
     budget = available if room is None else min(available, room)
     short = "this key's spend limit" if room is not None and room < available else "your credits"
     code = "insufficient_credits" if short == "your credits" else "key_limit_reached"
     can = affordable_tokens(endpoint, prompt_tokens, budget, n)
     if requested_max_tokens is not None:
-        if amount > budget:
+        if refused_amount > budget:
             raise HoldRefused(
                 f"This request requires more credits, or fewer max_tokens. You requested up to "
                 f"{requested_max_tokens} tokens, but {short} can only afford {max(can, 0)}.",
@@ -186,6 +189,7 @@ def reserve(
             "Add credits or send a shorter prompt.",
             code=code,
         )
+    model_max = _model_max(endpoint)
     max_tokens = min(can, model_max)
     amount = worst_case_nanos(endpoint, prompt_tokens, max_tokens, n)
     try:
@@ -198,4 +202,101 @@ def reserve(
         amount_nanos=amount,
         max_tokens=max_tokens,
         capped=max_tokens < model_max,
+    )
+
+
+def reserve(
+    *,
+    user_id: int,
+    account_id: int | None,
+    api_key_id: int,
+    endpoint: EndpointInfo,
+    prompt_tokens: int,
+    requested_max_tokens: int | None,
+    n: int,
+    generation_id: str,
+) -> Reservation:
+    """Decide the output cap and place the hold (sync: run through ``db_call``).
+
+    Raises HoldRefused (402). The hold is placed first, at the worst case of the client's
+    max_tokens or the model's whole output, by ``billing.services.hold_place``'s conditional
+    UPDATEs (two racing requests can never both spend the same nanos). Only when that is
+    refused are the balance and the key's room read: to say what is short, or to size a
+    smaller output cap that the balance covers and try once more.
+    """
+    if account_id is None:
+        account_id = CreditAccount.objects.get_or_create(user_id=user_id)[0].pk
+    max_tokens, amount = _first_ask(endpoint, prompt_tokens, requested_max_tokens, n)
+    try:
+        hold = _place(account_id, api_key_id, amount, generation_id)
+    except billing.BillingError as refusal:
+        return _after_refusal(
+            refusal,
+            account_id=account_id,
+            api_key_id=api_key_id,
+            endpoint=endpoint,
+            prompt_tokens=prompt_tokens,
+            requested_max_tokens=requested_max_tokens,
+            n=n,
+            generation_id=generation_id,
+            refused_amount=amount,
+        )
+    return Reservation(
+        hold_id=hold.id, account_id=account_id, amount_nanos=amount, max_tokens=max_tokens, capped=False
+    )
+
+
+async def reserve_async(
+    *,
+    user_id: int,
+    account_id: int | None,
+    api_key_id: int,
+    endpoint: EndpointInfo,
+    prompt_tokens: int,
+    requested_max_tokens: int | None,
+    n: int,
+    generation_id: str,
+) -> Reservation:
+    """``reserve`` from async code, with the same decisions.
+
+    With ``GATEWAY_DB_ASYNC`` the first hold is awaited on ``gateway.pgpool`` in the event
+    loop; the rare rest (an account to open, a refusal to explain or resize) stays sync and
+    takes one ``db_call``. Without it, all of ``reserve`` takes one ``db_call``.
+    """
+    if not pgpool.enabled() or account_id is None:
+        return await db_call(
+            reserve,
+            user_id=user_id,
+            account_id=account_id,
+            api_key_id=api_key_id,
+            endpoint=endpoint,
+            prompt_tokens=prompt_tokens,
+            requested_max_tokens=requested_max_tokens,
+            n=n,
+            generation_id=generation_id,
+        )
+    max_tokens, amount = _first_ask(endpoint, prompt_tokens, requested_max_tokens, n)
+    try:
+        hold = await pg_async.hold_place(
+            account_id=account_id,
+            amount_nanos=amount,
+            ttl_seconds=settings.HOLD_TTL_SECONDS,
+            api_key_id=api_key_id,
+            generation_id=generation_id,
+        )
+    except billing.BillingError as refusal:
+        return await db_call(
+            _after_refusal,
+            refusal,
+            account_id=account_id,
+            api_key_id=api_key_id,
+            endpoint=endpoint,
+            prompt_tokens=prompt_tokens,
+            requested_max_tokens=requested_max_tokens,
+            n=n,
+            generation_id=generation_id,
+            refused_amount=amount,
+        )
+    return Reservation(
+        hold_id=hold.id, account_id=account_id, amount_nanos=amount, max_tokens=max_tokens, capped=False
     )

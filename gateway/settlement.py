@@ -1,8 +1,10 @@
 """Settling a request: record the Generation and turn the hold into the charge, together.
 
-``settle`` is sync and runs in one transaction, called once per request through
-``settle_shielded``, which shields it from cancellation: a client that hangs up
-mid-stream cancels the request's task, but its settlement still finishes.
+One transaction per request, started once through ``settle_shielded``, which shields it
+from cancellation: a client that hangs up mid-stream cancels the request's task, but its
+settlement still finishes. With ``GATEWAY_DB_ASYNC`` (PostgreSQL) it is ``settle_async``,
+one statement awaited on ``gateway.pgpool``'s connections in the event loop; otherwise
+``settle`` (sync) in one ``db_call``. Both write the same row and charge.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from billing import pg_async
 from billing import services as billing
 from billing.pricing import usage_cost_nanos
 from catalog.snapshot import EndpointInfo
+from gateway import pgpool
 from gateway.db import db_call
 from gateway.models import Generation
 from gateway.providers.base import Usage
@@ -58,15 +62,16 @@ def cost_of(outcome: Outcome) -> int:
 @dataclass(frozen=True)
 class Settled:
     cost_nanos: int
-    balance_nanos: int | None  # the account's balance right after the charge
+    # The account's balance right after the charge. Not read back (a round trip on every
+    # request): None, and pages re-read it on the event.
+    balance_nanos: int | None
 
 
-def settle(outcome: Outcome) -> Settled:
-    """Write the Generation and charge its cost against the hold, in one transaction."""
-    cost = cost_of(outcome)
+def _row(outcome: Outcome, cost: int) -> Generation:
+    """The request's Generation row (unsaved)."""
     usage = outcome.usage
     target = outcome.endpoint.target
-    generation = Generation(
+    return Generation(
         id=outcome.generation_id,
         user_id=outcome.user_id,
         api_key_id=outcome.api_key_id,
@@ -96,13 +101,28 @@ def settle(outcome: Outcome) -> Settled:
         attempts=outcome.attempts,
         created_at=outcome.created_at,
     )
+
+
+def _memo(outcome: Outcome) -> str:
+    target = outcome.endpoint.target
+    return f"{target.model_slug} via {target.provider_slug}"
+
+
+def settle(outcome: Outcome) -> Settled:
+    """Write the Generation and charge its cost against the hold, in one transaction (sync)."""
+    cost = cost_of(outcome)
     billing.generation_settle(
-        generation=generation,
-        hold_id=outcome.hold_id,
-        cost_nanos=cost,
-        memo=f"{target.model_slug} via {target.provider_slug}",
+        generation=_row(outcome, cost), hold_id=outcome.hold_id, cost_nanos=cost, memo=_memo(outcome)
     )
-    # The balance is not read back (a round trip on every request); pages re-read it on the event.
+    return Settled(cost_nanos=cost, balance_nanos=None)
+
+
+async def settle_async(outcome: Outcome) -> Settled:
+    """``settle`` awaited on ``gateway.pgpool``'s connections (PostgreSQL): the same statement."""
+    cost = cost_of(outcome)
+    await pg_async.generation_settle(
+        generation=_row(outcome, cost), hold_id=outcome.hold_id, cost_nanos=cost, memo=_memo(outcome)
+    )
     return Settled(cost_nanos=cost, balance_nanos=None)
 
 
@@ -117,6 +137,10 @@ def keep(task: asyncio.Task[Any]) -> asyncio.Task[Any]:
 
 
 async def settle_shielded(outcome: Outcome) -> Settled:
-    """Run ``settle`` to the end even if the awaiting task is cancelled."""
-    task = keep(asyncio.ensure_future(db_call(settle, outcome)))
+    """Settle once, to the end, even if the awaiting task is cancelled.
+
+    ``settle_async`` with ``GATEWAY_DB_ASYNC``, else ``settle`` through ``db_call``.
+    """
+    work = settle_async(outcome) if pgpool.enabled() else db_call(settle, outcome)
+    task = keep(asyncio.ensure_future(work))
     return await asyncio.shield(task)

@@ -283,6 +283,15 @@ IMAGE_FETCH_MAX_BYTES = env_int("IMAGE_FETCH_MAX_BYTES", 10 * 1024 * 1024, minim
 IMAGE_FETCH_ALLOW_PRIVATE = env_bool("IMAGE_FETCH_ALLOW_PRIVATE", False)
 # Database calls of the API run in a few shared threads (gateway/db.py); off: one thread per request.
 GATEWAY_DB_SHARED_THREADS = env_bool("GATEWAY_DB_SHARED_THREADS", True)
+# The hold and the settlement awaited on native async psycopg connections in the event loop
+# (gateway/pgpool.py, no thread hop); PostgreSQL only. Off: both go through the threads above.
+# Default: on with PostgreSQL and shared threads (the test settings turn it off).
+_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+GATEWAY_DB_ASYNC = env_bool("GATEWAY_DB_ASYNC", _POSTGRES and GATEWAY_DB_SHARED_THREADS)
+if GATEWAY_DB_ASYNC and not _POSTGRES:
+    raise ImproperlyConfigured("GATEWAY_DB_ASYNC=true needs PostgreSQL (DATABASE_URL=postgres://…).")
+# Connections of that pool, per process (each opens them on its first request).
+GATEWAY_DB_POOL_SIZE = env_int("GATEWAY_DB_POOL_SIZE", 4, minimum=1)
 # Retries and fallbacks before the first byte (gateway/retry.py): retries of one endpoint, calls per request.
 ROUTING_MAX_RETRIES = env_int("ROUTING_MAX_RETRIES", 1, minimum=0)
 ROUTING_MAX_ATTEMPTS = env_int("ROUTING_MAX_ATTEMPTS", 6, minimum=1)

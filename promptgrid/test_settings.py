@@ -10,6 +10,8 @@ os.environ.setdefault("CATALOG_CACHE_SECONDS", "0")
 os.environ.setdefault("DB_CONN_MAX_AGE", "0")
 # Tests wrap each test in a transaction: the API's queries must run on the test's connection.
 os.environ.setdefault("GATEWAY_DB_SHARED_THREADS", "false")
+# The async pool has connections of its own; tests that want it turn it on (and commit their data).
+os.environ.setdefault("GATEWAY_DB_ASYNC", "false")
 # One upstream call per failure unless a test asks for retries (gateway/tests/test_routing_*.py do).
 os.environ.setdefault("ROUTING_MAX_RETRIES", "0")
 

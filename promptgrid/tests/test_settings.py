@@ -35,6 +35,7 @@ print(json.dumps({
     "ALLOWED_HOSTS": s.ALLOWED_HOSTS, "CSRF_TRUSTED_ORIGINS": s.CSRF_TRUSTED_ORIGINS,
     "INSTALLED_APPS": s.INSTALLED_APPS, "ASGI_APPLICATION": s.ASGI_APPLICATION,
     "CATALOG_CACHE_SECONDS": s.CATALOG_CACHE_SECONDS,
+    "GATEWAY_DB_ASYNC": s.GATEWAY_DB_ASYNC, "GATEWAY_DB_POOL_SIZE": s.GATEWAY_DB_POOL_SIZE,
 }))
 """
 
@@ -145,6 +146,23 @@ def test_malformed_database_url_refuses(url):
     message = refusal(SECRET_KEY=REAL_SECRET, DATABASE_URL=url)
     assert "DATABASE_URL" in message
     assert "postgres://" in message  # says what a valid value looks like
+
+
+PG_URL = "postgres://pg:pw@db.internal:5433/promptgrid"
+
+
+def test_the_hot_path_awaits_postgresql_on_its_async_pool_by_default():
+    assert settings_for(SECRET_KEY=REAL_SECRET, DATABASE_URL=PG_URL)["GATEWAY_DB_ASYNC"] is True
+    assert settings_for(SECRET_KEY=REAL_SECRET)["GATEWAY_DB_ASYNC"] is False  # SQLite
+    off = settings_for(SECRET_KEY=REAL_SECRET, DATABASE_URL=PG_URL, GATEWAY_DB_SHARED_THREADS="false")
+    assert off["GATEWAY_DB_ASYNC"] is False
+    sized = settings_for(SECRET_KEY=REAL_SECRET, DATABASE_URL=PG_URL, GATEWAY_DB_POOL_SIZE="2")
+    assert (sized["GATEWAY_DB_ASYNC"], sized["GATEWAY_DB_POOL_SIZE"]) == (True, 2)
+
+
+def test_the_async_pool_on_sqlite_refuses():
+    assert "needs PostgreSQL" in refusal(SECRET_KEY=REAL_SECRET, GATEWAY_DB_ASYNC="true")
+    assert "at least 1" in refusal(SECRET_KEY=REAL_SECRET, DATABASE_URL=PG_URL, GATEWAY_DB_POOL_SIZE="0")
 
 
 # --- Redis ----------------------------------------------------------------------------
