@@ -121,3 +121,40 @@ def test_the_api_holds_and_settles_on_the_pool_without_a_thread_hop(
     assert generation.cost_nanos > 0
     assert customer.balance() == start - generation.cost_nanos
     assert customer.held() == 0
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_full_pool_queues_requests_and_serves_every_one(settings):
+    settings.GATEWAY_DB_POOL_SIZE = 2
+    busy = "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND state = 'active'"
+
+    async def burst() -> tuple[list[int], int]:
+        async def one() -> int:
+            return await pgpool.fetch_value(f"SELECT ({busy}) FROM pg_sleep(0.02)", [pgpool.APPLICATION_NAME])
+
+        seen = await asyncio.gather(*(one() for _ in range(12)))
+        return list(seen), (await pgpool.pool())._open
+
+    seen, opened = asyncio.run(burst())
+    assert len(seen) == 12 and max(seen) <= 2  # never more than the pool's size at once
+    assert opened == 2
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_request_cancelled_while_waiting_loses_no_connection(settings):
+    settings.GATEWAY_DB_POOL_SIZE = 1
+
+    async def cancel_a_waiter() -> tuple[int, int, int]:
+        holder = asyncio.ensure_future(pgpool.fetch_value("SELECT 1 FROM pg_sleep(0.1)", []))
+        await asyncio.sleep(0.03)
+        waiter = asyncio.ensure_future(pgpool.fetch_value("SELECT 2", []))
+        await asyncio.sleep(0.01)
+        waiter.cancel()
+        assert await holder == 1
+        third = await pgpool.fetch_value("SELECT 3", [])  # the one connection is free again
+        pool = await pgpool.pool()
+        return third, pool._open, len(pool._idle)
+
+    assert asyncio.run(cancel_a_waiter()) == (3, 1, 1)
