@@ -6,8 +6,9 @@ Same statements, same answers: one call of ``billing_hold_place``, one
 ``WITH generation AS (INSERT …) SELECT billing_hold_settle(…)`` so the Generation row and
 the charge commit together; the same refusals (InsufficientCredits, KeyLimitReached,
 Hold.DoesNotExist) and Django's database exceptions otherwise. The Generation INSERT is
-written once per model; each call only converts its values, with Django's own field
-conversions (JSON through orjson).
+written once per model; each call only converts its values: as they are for the plain
+columns psycopg adapts itself (numbers, text, booleans, datetimes, foreign key ids), JSON
+through orjson, and Django's own field conversion for anything else.
 
 A connection lost under a statement may or may not have committed it, so neither is sent
 again as is (``gateway.pgpool``); each has a retry that is right either way:
@@ -25,7 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, JSONField, Model
 from django.utils import timezone
@@ -63,6 +64,17 @@ async def hold_place(
 
 
 Converter = Callable[[Model, Any], Any]
+ValueConverter = Callable[[Any], Any]
+
+# Fields whose Python value psycopg sends exactly as Django's get_db_prep_save would.
+_AS_IS = (
+    models.IntegerField,  # and the Small/Big/Positive variants
+    models.CharField,
+    models.TextField,
+    models.BooleanField,
+    models.DateTimeField,
+    models.ForeignKey,  # its attname (``user_id``) holds the related primary key
+)
 
 
 def _json(value: Any) -> Jsonb | None:
@@ -103,6 +115,41 @@ def _settle_statements(model: type[Model]) -> tuple[str, str, tuple[Converter, .
     skip_existing = f"ON CONFLICT ({quote(opts.pk.column)}) DO NOTHING"
     again = f"WITH generation AS ({insert} {skip_existing}) {HOLD_SETTLE_CALL}"
     return once, again, tuple(_converter(field) for field in fields)
+
+
+@functools.cache
+def _value_converters(model: type[Model]) -> tuple[tuple[str, ValueConverter | None], ...]:
+    """Per column: (attname, None to send the value as it is, or how to convert it)."""
+    converters: list[tuple[str, ValueConverter | None]] = []
+    for field in model._meta.local_concrete_fields:
+        if isinstance(field, JSONField) and field.encoder is None:
+            converters.append((field.attname, _json))
+        elif isinstance(field, _AS_IS) and type(field).get_db_prep_save is Field.get_db_prep_save:
+            converters.append((field.attname, None))
+        else:
+            converters.append((field.attname, functools.partial(_prep_save, field)))
+    return tuple(converters)
+
+
+def _prep_save(field: Field, value: Any) -> Any:
+    return field.get_db_prep_save(value, _django_connection())
+
+
+async def generation_settle_values(
+    model: type[Model], values: dict[str, Any], *, hold_id: int, cost_nanos: int, memo: str = ""
+) -> None:
+    """``generation_settle`` for a row given as ``{attname: value}`` (every column), which
+    spares building a model instance on the hot path."""
+    pk = values[model._meta.pk.attname]
+    services.settle_check(cost_nanos, pk)
+    once, again, _ = _settle_statements(model)
+    params = [
+        values[name] if convert is None else convert(values[name])
+        for name, convert in _value_converters(model)
+    ]
+    params += [hold_id, cost_nanos, pk, memo, timezone.now()]
+    with services.hold_must_exist(hold_id):
+        await pgpool.fetch_value(once, params, retry=(again, params))
 
 
 async def generation_settle(*, generation: Model, hold_id: int, cost_nanos: int, memo: str = "") -> None:

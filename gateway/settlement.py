@@ -67,40 +67,45 @@ class Settled:
     balance_nanos: int | None
 
 
-def _row(outcome: Outcome, cost: int) -> Generation:
-    """The request's Generation row (unsaved)."""
+def _values(outcome: Outcome, cost: int) -> dict[str, Any]:
+    """The request's Generation row, every column by attname."""
     usage = outcome.usage
     target = outcome.endpoint.target
-    return Generation(
-        id=outcome.generation_id,
-        user_id=outcome.user_id,
-        api_key_id=outcome.api_key_id,
-        model_id=outcome.model_id,
-        endpoint_id=target.endpoint_id,
-        model_slug=target.model_slug,
-        provider_slug=target.provider_slug,
-        provider_name=target.provider_name,
-        upstream_model=target.upstream_model,
-        streamed=outcome.streamed,
-        status=outcome.status,
-        http_status=outcome.http_status,
-        finish_reason=outcome.finish_reason[:32],
-        native_finish_reason=outcome.native_finish_reason[:64],
-        prompt_tokens=usage.prompt_tokens,
-        completion_tokens=usage.completion_tokens,
-        cached_tokens=usage.cached_tokens,
-        cache_write_tokens=usage.cache_write_tokens,
-        reasoning_tokens=usage.reasoning_tokens,
-        cost_nanos=cost,
-        ttft_ms=outcome.ttft_ms,
-        latency_ms=outcome.latency_ms,
-        upstream_id=outcome.upstream_id[:200],
-        error=outcome.error[:2000],
-        prompt_text=outcome.prompt_text,
-        completion_text=outcome.completion_text,
-        attempts=outcome.attempts,
-        created_at=outcome.created_at,
-    )
+    return {
+        "id": outcome.generation_id,
+        "user_id": outcome.user_id,
+        "api_key_id": outcome.api_key_id,
+        "model_id": outcome.model_id,
+        "endpoint_id": target.endpoint_id,
+        "model_slug": target.model_slug,
+        "provider_slug": target.provider_slug,
+        "provider_name": target.provider_name,
+        "upstream_model": target.upstream_model,
+        "streamed": outcome.streamed,
+        "status": str(outcome.status),
+        "http_status": outcome.http_status,
+        "finish_reason": outcome.finish_reason[:32],
+        "native_finish_reason": outcome.native_finish_reason[:64],
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "cached_tokens": usage.cached_tokens,
+        "cache_write_tokens": usage.cache_write_tokens,
+        "reasoning_tokens": usage.reasoning_tokens,
+        "cost_nanos": cost,
+        "ttft_ms": outcome.ttft_ms,
+        "latency_ms": outcome.latency_ms,
+        "upstream_id": outcome.upstream_id[:200],
+        "error": outcome.error[:2000],
+        "prompt_text": outcome.prompt_text,
+        "completion_text": outcome.completion_text,
+        "attempts": outcome.attempts,
+        "created_at": outcome.created_at,
+    }
+
+
+def _row(outcome: Outcome, cost: int) -> Generation:
+    """The request's Generation row (unsaved)."""
+    return Generation(**_values(outcome, cost))
 
 
 def _memo(outcome: Outcome) -> str:
@@ -120,8 +125,8 @@ def settle(outcome: Outcome) -> Settled:
 async def settle_async(outcome: Outcome) -> Settled:
     """``settle`` awaited on ``gateway.pgpool``'s connections (PostgreSQL): the same statement."""
     cost = cost_of(outcome)
-    await pg_async.generation_settle(
-        generation=_row(outcome, cost), hold_id=outcome.hold_id, cost_nanos=cost, memo=_memo(outcome)
+    await pg_async.generation_settle_values(
+        Generation, _values(outcome, cost), hold_id=outcome.hold_id, cost_nanos=cost, memo=_memo(outcome)
     )
     return Settled(cost_nanos=cost, balance_nanos=None)
 
