@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import time
 import warnings
 
 import pytest
@@ -158,3 +159,16 @@ def test_a_request_cancelled_while_waiting_loses_no_connection(settings):
         return third, pool._open, len(pool._idle)
 
     assert asyncio.run(cancel_a_waiter()) == (3, 1, 1)
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_loops_that_end_right_after_using_the_pool_end_at_once():
+    async def use_and_leave() -> None:
+        await pgpool.fetch_value("SELECT 1", [])
+
+    started = time.monotonic()
+    for _ in range(20):
+        asyncio.run(use_and_leave())
+    assert time.monotonic() - started < 20
+    assert pgpool._pools == {} and pgpool._closers == {}
