@@ -138,45 +138,46 @@ async def serve_chat(scope: dict[str, Any], receive: Any, send: Any) -> None:
         return await _send_reply(send, error_reply(405, "Use POST.", headers={"Allow": "POST"}), request_id)
     message = await receive()
     body = message.get("body", b"")
+    # The request runs in this task; a watcher cancels it if the client leaves first (no task
+    # per request for the work itself, and the answer goes out without another loop turn).
+    task = asyncio.current_task()
+    assert task is not None
+    left = False
+
+    def client_left(watcher: asyncio.Future[None]) -> None:
+        nonlocal left
+        if not watcher.cancelled() and watcher.exception() is None:
+            left = True
+            task.cancel()
+
     gone = asyncio.ensure_future(_disconnected(receive))
+    gone.add_done_callback(client_left)
     try:
-        work = asyncio.ensure_future(api.handle_chat(authorization, lambda: body, request_id))
-        if not await _first(work, gone):
-            return  # the client left before the answer; the request settled itself as cancelled
         try:
-            reply = work.result()
+            reply = await api.handle_chat(authorization, lambda: body, request_id)
         except Exception:
             logger.exception("chat request failed")
             reply = error_reply(500, "The gateway failed to handle this request.", code="internal_error")
         if reply.stream is None:
             await _send_reply(send, reply, request_id)
-            return
-        pump = asyncio.ensure_future(_pump(send, reply, request_id))
-        if await _first(pump, gone) and pump.exception() is not None:
-            # The status line is out: nothing to tell the client; the stream settled itself.
-            logger.warning("streaming a response failed", exc_info=pump.exception())
+        else:
+            await _pump(send, reply, request_id)
+    except asyncio.CancelledError:
+        if not left:
+            raise
+        # The client left: the request settled itself (cancelled, or billed for what it produced).
+        task.uncancel()
+    except Exception:
+        # The status line is out: nothing to tell the client; the request settled itself.
+        logger.warning("sending the answer failed", exc_info=True)
     finally:
+        gone.remove_done_callback(client_left)
         gone.cancel()
 
 
 async def _disconnected(receive: Any) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
-
-
-async def _first(work: asyncio.Future[Any], gone: asyncio.Future[None]) -> bool:
-    """Wait for ``work``; if the client leaves first, cancel it and wait for it to unwind."""
-    await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
-    if work.done():
-        return True
-    work.cancel()
-    try:
-        await work
-    except asyncio.CancelledError:
-        pass
-    except Exception:
-        logger.exception("chat request failed while its client was leaving")
-    return False
 
 
 async def _send_reply(send: Any, reply: Reply, request_id: str) -> None:
