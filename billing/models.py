@@ -102,7 +102,10 @@ class LedgerEntry(models.Model):
         REFUND = "refund", "Refund"
         ADJUSTMENT = "adjustment", "Adjustment"
 
-    account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="entries")
+    # No index of its own: the (account, -created_at) index and the idempotency key's start with it.
+    account = models.ForeignKey(
+        CreditAccount, on_delete=models.PROTECT, related_name="entries", db_index=False
+    )
     kind = models.CharField(max_length=20, choices=Kind.choices)
     amount_nanos = models.BigIntegerField(help_text="Signed: credits positive, charges negative.")
     generation_id = models.CharField(max_length=64, blank=True, db_index=True)

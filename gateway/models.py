@@ -13,7 +13,10 @@ class Generation(models.Model):
         CANCELLED = "cancelled", "Cancelled"
 
     id = models.CharField(primary_key=True, max_length=64)  # gen-…
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generations")
+    # No index of its own: every per-user index below starts with user_id.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generations", db_index=False
+    )
     api_key = models.ForeignKey(
         "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="generations"
     )
