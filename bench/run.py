@@ -1,8 +1,8 @@
 """One command, one run, side by side: direct (the fake upstream), the minimal forwarder
 (httpx and aiohttp clients) and PromptGrid, on the same machine in the same minutes.
 
-    /work/main/.venv/bin/python -m bench            # the full run (about 6-8 minutes)
-    /work/main/.venv/bin/python -m bench --quick    # 1-2 minutes, shorter phases, no sweep
+    .venv/bin/python -m bench            # the full run (about 6 minutes)
+    .venv/bin/python -m bench --quick    # 1-2 minutes, shorter phases, no sweep
 
 Results are printed, written to bench/results/<UTC time>.md, and (for a full run)
 copied into bench/README.md. Everything runs on loopback and stops by itself.
