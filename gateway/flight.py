@@ -143,15 +143,20 @@ class Flight:
             ttft_ms=None if ttft is None else float(ttft),
             error_kind=error_kind,
         )
-        keep(asyncio.ensure_future(self._after(outcome, usage, settled.balance_nanos)))
+        if self.key.tpm_limit:  # a task only when there is a counter to move
+            keep(asyncio.ensure_future(self._count_tokens(usage)))
+        self._publish(outcome, usage, settled.balance_nanos)
         return self.cost_nanos
 
-    async def _after(self, outcome: Outcome, usage: Usage, balance_nanos: int | None) -> None:
-        """Fire and forget: token rate counters and the live dashboard (coalesced per user)."""
+    async def _count_tokens(self, usage: Usage) -> None:
+        """Fire and forget: the key's tokens-per-minute counter."""
         try:
             await ratelimit.add_tokens(self.key, usage.prompt_tokens + usage.completion_tokens)
         except Exception:  # a counter that is down must not fail a finished request
             logger.warning("could not count tokens for rate limits", exc_info=True)
+
+    def _publish(self, outcome: Outcome, usage: Usage, balance_nanos: int | None) -> None:
+        """The live dashboard's event, coalesced per user (a dictionary update, no round trip)."""
         events.publish_soon(
             self.key.user_id,
             "generation",
