@@ -48,7 +48,10 @@ class Wire:
         headers["X-Stainless-Retry-Count"] = "0"  # the gateway decides retries, not the SDK
         headers["X-Stainless-Read-Timeout"] = str(read)
         self.headers = headers
-        self.timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read)
+        # connect: DNS and the TCP (and TLS) handshake together; sock_read: each gap in the answer.
+        self.timeout = aiohttp.ClientTimeout(
+            total=None, connect=connect, sock_connect=connect, sock_read=read
+        )
         # No per-host connection cap: concurrency is bounded by the gateway's own holds.
         self.session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300), auto_decompress=True
