@@ -2,7 +2,8 @@
 
 The hot path's two database calls (placing a hold, settling) are one statement each. Run
 through ``gateway.db.db_call`` they cost a hop to an executor thread and back plus Django's
-cursor wrappers; here they are awaited on an ``AsyncConnectionPool`` in the event loop.
+cursor wrappers; here they are awaited on a small ``AsyncConnectionPool`` (below) in the
+event loop.
 
 * One pool per event loop (in practice, per worker process), opened on first use and closed
   when its loop shuts down (``asyncio.run`` and ``asyncio.Runner`` close async generators
@@ -221,12 +222,9 @@ async def _execute(conn: psycopg.AsyncConnection[Any], query: str, params: Param
 
 
 async def _connection(pool: AsyncConnectionPool) -> psycopg.AsyncConnection[Any]:
-    """A pooled connection the server has not closed; dead ones are dropped on the way.
-
-    (Not the pool's own ``check``: after a failed check it sleeps, 1 s then 2 s then 4 s,
-    before trying the next connection, and after a server restart every one has failed.)
-    """
-    for _ in range(pool.max_size + 1):  # then a new one, which the pool opens for each dropped
+    """A pooled connection the server has not closed; dead ones are dropped on the way (after
+    a server restart every idle one is), with no pause between them."""
+    for _ in range(pool.max_size + 1):  # then a new one: the pool opens one for each dropped
         conn = await pool.getconn()
         if not _closed_by_server(conn):
             return conn
