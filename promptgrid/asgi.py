@@ -5,16 +5,21 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "promptgrid.settings")
-os.environ["PROMPTGRID_ASGI_PROCESS"] = "1"  # settings leave runserver's daphne app out
-django_asgi_app = get_asgi_application()
+# Settings leave runserver's daphne app out of a server process. Only while they load:
+# processes this one starts later (tests, commands) get their usual settings.
+os.environ["PROMPTGRID_ASGI_PROCESS"] = "1"
+try:
+    django_asgi_app = get_asgi_application()
+finally:
+    del os.environ["PROMPTGRID_ASGI_PROCESS"]
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from channels.auth import AuthMiddlewareStack
+from channels.routing import ProtocolTypeRouter, URLRouter
+from channels.security.websocket import AllowedHostsOriginValidator
 
-from gateway.asgi import gateway_http  # noqa: E402
-from gateway.providers import get_adapter  # noqa: E402
-from promptgrid.routing import websocket_urlpatterns  # noqa: E402
+from gateway.asgi import gateway_http
+from gateway.providers import get_adapter
+from promptgrid.routing import websocket_urlpatterns
 
 # Import the OpenAI-protocol SDK now, not on a worker's first request: the import takes
 # seconds of CPU and would stall every request on that worker's event loop meanwhile.
