@@ -147,29 +147,40 @@ def _model_max(endpoint: EndpointInfo) -> int:
     return endpoint.target.max_output_tokens or 4096
 
 
-def _first_ask(
-    endpoint: EndpointInfo, prompt_tokens: int, requested_max_tokens: int | None, n: int
-) -> tuple[int, int]:
-    """(output cap, hold) asked for first: the client's max_tokens or the model's whole output."""
-    model_max = _model_max(endpoint)
-    max_tokens = model_max if requested_max_tokens is None else min(requested_max_tokens, model_max)
-    return max_tokens, worst_case_nanos(endpoint, prompt_tokens, max_tokens, n)
+@dataclass(frozen=True)
+class _Ask:
+    """One request's hold, as both entry points decide it."""
+
+    account_id: int
+    api_key_id: int
+    endpoint: EndpointInfo
+    prompt_tokens: int
+    requested_max_tokens: int | None
+    n: int
+    generation_id: str
+
+    def first(self) -> tuple[int, int]:
+        """(output cap, hold) asked for first: the client's max_tokens or the model's whole output."""
+        model_max = _model_max(self.endpoint)
+        requested = self.requested_max_tokens
+        max_tokens = model_max if requested is None else min(requested, model_max)
+        return max_tokens, worst_case_nanos(self.endpoint, self.prompt_tokens, max_tokens, self.n)
+
+    def reservation(self, hold_id: int, amount: int, max_tokens: int, *, capped: bool) -> Reservation:
+        return Reservation(
+            hold_id=hold_id,
+            account_id=self.account_id,
+            amount_nanos=amount,
+            max_tokens=max_tokens,
+            capped=capped,
+        )
 
 
-def _after_refusal(
-    refusal: billing.BillingError,
-    *,
-    account_id: int,
-    api_key_id: int,
-    endpoint: EndpointInfo,
-    prompt_tokens: int,
-    requested_max_tokens: int | None,
-    n: int,
-    generation_id: str,
-    refused_amount: int,
-) -> Reservation:
+def _after_refusal(refusal: billing.BillingError, ask: _Ask, refused_amount: int) -> Reservation:
     """Sync: read what the account and key can spend, then refuse with what is short, or
     place a smaller hold whose output cap the balance covers."""
+    account_id, api_key_id, endpoint = ask.account_id, ask.api_key_id, ask.endpoint
+    prompt_tokens, requested_max_tokens, n = ask.prompt_tokens, ask.requested_max_tokens, ask.n
     available, room = _budget(api_key_id, account_id, timezone.now())
     budget = available if room is None else min(available, room)
     short = "this key's spend limit" if room is not None and room < available else "your credits"
@@ -193,16 +204,10 @@ def _after_refusal(
     max_tokens = min(can, model_max)
     amount = worst_case_nanos(endpoint, prompt_tokens, max_tokens, n)
     try:
-        hold = _place(account_id, api_key_id, amount, generation_id)
+        hold = _place(account_id, api_key_id, amount, ask.generation_id)
     except billing.BillingError as error:
         raise _refused(error) from None
-    return Reservation(
-        hold_id=hold.id,
-        account_id=account_id,
-        amount_nanos=amount,
-        max_tokens=max_tokens,
-        capped=max_tokens < model_max,
-    )
+    return ask.reservation(hold.id, amount, max_tokens, capped=max_tokens < model_max)
 
 
 def reserve(
@@ -226,24 +231,13 @@ def reserve(
     """
     if account_id is None:
         account_id = CreditAccount.objects.get_or_create(user_id=user_id)[0].pk
-    max_tokens, amount = _first_ask(endpoint, prompt_tokens, requested_max_tokens, n)
+    ask = _Ask(account_id, api_key_id, endpoint, prompt_tokens, requested_max_tokens, n, generation_id)
+    max_tokens, amount = ask.first()
     try:
         hold = _place(account_id, api_key_id, amount, generation_id)
     except billing.BillingError as refusal:
-        return _after_refusal(
-            refusal,
-            account_id=account_id,
-            api_key_id=api_key_id,
-            endpoint=endpoint,
-            prompt_tokens=prompt_tokens,
-            requested_max_tokens=requested_max_tokens,
-            n=n,
-            generation_id=generation_id,
-            refused_amount=amount,
-        )
-    return Reservation(
-        hold_id=hold.id, account_id=account_id, amount_nanos=amount, max_tokens=max_tokens, capped=False
-    )
+        return _after_refusal(refusal, ask, amount)
+    return ask.reservation(hold.id, amount, max_tokens, capped=False)
 
 
 async def reserve_async(
@@ -275,7 +269,8 @@ async def reserve_async(
             n=n,
             generation_id=generation_id,
         )
-    max_tokens, amount = _first_ask(endpoint, prompt_tokens, requested_max_tokens, n)
+    ask = _Ask(account_id, api_key_id, endpoint, prompt_tokens, requested_max_tokens, n, generation_id)
+    max_tokens, amount = ask.first()
     try:
         hold = await pg_async.hold_place(
             account_id=account_id,
@@ -285,18 +280,5 @@ async def reserve_async(
             generation_id=generation_id,
         )
     except billing.BillingError as refusal:
-        return await db_call(
-            _after_refusal,
-            refusal,
-            account_id=account_id,
-            api_key_id=api_key_id,
-            endpoint=endpoint,
-            prompt_tokens=prompt_tokens,
-            requested_max_tokens=requested_max_tokens,
-            n=n,
-            generation_id=generation_id,
-            refused_amount=amount,
-        )
-    return Reservation(
-        hold_id=hold.id, account_id=account_id, amount_nanos=amount, max_tokens=max_tokens, capped=False
-    )
+        return await db_call(_after_refusal, refusal, ask, amount)
+    return ask.reservation(hold.id, amount, max_tokens, capped=False)
