@@ -43,7 +43,8 @@ logger = logging.getLogger(__name__)
 
 CHAT_PATH = "/api/v1/chat/completions"
 
-HOT_PATHS = frozenset({"/api/v1/chat/completions", "/api/v1/generation"})
+# The other API paths that skip the site's middleware (through ``ApiHandler``).
+API_HANDLER_PATHS = frozenset({"/api/v1/generation"})
 # Natively async middleware only (no MiddlewareMixin: its async path hops to a thread).
 API_MIDDLEWARE = ("promptgrid.observability.request_id.RequestIdMiddleware",)
 
@@ -214,7 +215,7 @@ def gateway_http(django_app: Any) -> Any:
             path = scope.get("path")
             if path == CHAT_PATH:
                 return await limit_body(serve_chat, scope, receive, send)
-            if path in HOT_PATHS:
+            if path in API_HANDLER_PATHS:
                 return await limit_body(api_app, scope, receive, send)
         return await django_app(scope, receive, send)
 
