@@ -15,7 +15,7 @@ from django.http import HttpRequest
 
 from accounts import services
 from accounts.models import ApiKey, UserSettings
-from billing.money import format_usd
+from promptgrid.money import format_usd
 
 
 @admin.register(ApiKey)

@@ -2,7 +2,7 @@
 
 Put first in a view's ``authentication_classes`` so unauthenticated requests get
 401 with ``WWW-Authenticate: Bearer`` (DRF takes the header from the first class),
-in the OpenAI error shape produced by ``gateway.errors.drf_exception_handler``.
+in the OpenAI error shape produced by ``promptgrid.errors.drf_exception_handler``.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import ApiKey, UserSettings
 from accounts.selectors import enabled_model_slugs
-from billing.money import nanos_to_usd, usd_to_nanos
+from promptgrid.money import nanos_to_usd, usd_to_nanos
 
 MAX_LIMIT_USD = Decimal("1000000")
 _SPLIT = re.compile(r"[\s,]+")

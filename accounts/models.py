@@ -37,7 +37,7 @@ class ApiKey(models.Model):
     disabled = models.BooleanField(default=False)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
-    # Spend limit in nano-USD (billing.money); None means unlimited.
+    # Spend limit in nano-USD (promptgrid.money); None means unlimited.
     limit_nanos = models.BigIntegerField(null=True, blank=True)
     limit_reset = models.CharField(max_length=10, choices=Reset.choices, default=Reset.NEVER)
     # Running spend counters, maintained only by billing services.

@@ -12,7 +12,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import ApiKey
-from billing.periods import next_reset, period_start
+from promptgrid.periods import next_reset, period_start
 
 PERIODS = ("daily", "weekly", "monthly")
 
@@ -83,7 +83,7 @@ def api_key_usage(*, keys: Iterable[ApiKey], now: datetime | None = None) -> dic
     keys = list(keys)
     if not keys:
         return {}
-    from gateway.models import Generation
+    from billing.models import Generation  # key spend: see the import contracts in .importlinter
 
     now = now or timezone.now()
     starts = {period: period_start(period, now) for period in PERIODS}

@@ -15,7 +15,7 @@ from rest_framework import serializers
 from accounts.forms import MAX_LIMIT_USD, check_allowed_models
 from accounts.models import ApiKey
 from accounts.selectors import KeyUsage
-from billing.money import nanos_to_usd, usd_to_nanos
+from promptgrid.money import nanos_to_usd, usd_to_nanos
 
 _RESETS = [ApiKey.Reset.DAILY, ApiKey.Reset.WEEKLY, ApiKey.Reset.MONTHLY]
 

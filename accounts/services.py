@@ -17,7 +17,7 @@ from django.utils import timezone
 from accounts import keyauth
 from accounts.models import ApiKey, UserSettings
 from accounts.secrets import hash_secret, mask_secret, new_api_key_secret
-from billing.periods import period_start
+from promptgrid.periods import period_start
 
 
 class KeyRevoked(Exception):
@@ -129,7 +129,7 @@ def _rebase_period(key: ApiKey, new_reset: str) -> list[str]:
     key's generations, whose costs are what billing charged. The key row is locked by
     the caller: a settlement racing this waits on that lock and adds its charge after.
     """
-    from gateway.models import Generation
+    from billing.models import Generation  # key spend: see the import contracts in .importlinter
 
     start = period_start(new_reset, timezone.now())
     if start is None:  # a total limit counts ``usage_nanos``; the period counter is unused

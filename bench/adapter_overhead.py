@@ -64,8 +64,8 @@ async def _run(adapter: Any, target: Any, *, stream: bool, n: int) -> tuple[floa
 
 
 async def measure(anthropic_url: str, gemini_url: str, n: int) -> None:
+    from catalog.targets import Target
     from gateway.providers.anthropic import AnthropicAdapter, build_params
-    from gateway.providers.base import Target
     from gateway.providers.clients import aclose_clients
     from gateway.providers.google import GoogleAdapter, build_config, convert_messages
 

@@ -79,8 +79,8 @@ def _reserve_kwargs(key: Any, endpoint: Any, generation_id: str) -> dict[str, An
 def _outcome(key: Any, model: Any, generation_id: str, hold_id: int) -> Any:
     from django.utils import timezone
 
+    from gateway.pipeline.settlement import Outcome
     from gateway.providers.base import Usage
-    from gateway.settlement import Outcome
 
     return Outcome(
         generation_id=generation_id,
@@ -98,9 +98,9 @@ def _outcome(key: Any, model: Any, generation_id: str, hold_id: int) -> Any:
 
 
 def one_request(key: Any, snapshot: Any) -> None:
-    from gateway import holds
-    from gateway.flight import new_generation_id
-    from gateway.settlement import settle
+    from gateway.pipeline import holds
+    from gateway.pipeline.flight import new_generation_id
+    from gateway.pipeline.settlement import settle
 
     model = snapshot.models["openai/gpt-4o-mini"]
     generation_id = new_generation_id()
@@ -110,9 +110,9 @@ def one_request(key: Any, snapshot: Any) -> None:
 
 async def one_request_async(key: Any, snapshot: Any) -> None:
     """As the API does it: ``reserve_async``, then ``settle_shielded``."""
-    from gateway import holds
-    from gateway.flight import new_generation_id
-    from gateway.settlement import settle_shielded
+    from gateway.pipeline import holds
+    from gateway.pipeline.flight import new_generation_id
+    from gateway.pipeline.settlement import settle_shielded
 
     model = snapshot.models["openai/gpt-4o-mini"]
     generation_id = new_generation_id()
@@ -244,7 +244,7 @@ END $$;
 
 
 def one_request_prototype(cursor: Any, key: Any, snapshot: Any) -> None:
-    from gateway.flight import new_generation_id
+    from gateway.pipeline.flight import new_generation_id
 
     model = snapshot.models["openai/gpt-4o-mini"]
     target = model.endpoints[0].target
@@ -285,8 +285,8 @@ def extra_keys(count: int) -> list[Any]:
 
     from accounts import keyauth
     from accounts.services import api_key_create
-    from billing.money import usd_to_nanos
     from billing.services import account_for_user, credits_grant
+    from promptgrid.money import usd_to_nanos
 
     keys = []
     for i in range(count):

@@ -210,7 +210,7 @@ def promptgrid_service(
 
 def gateway_present() -> bool:
     """The chat completions view exists on this branch (it lands separately)."""
-    return (ROOT / "gateway" / "api.py").exists() and "chat/completions" in (
+    return (ROOT / "gateway" / "surfaces" / "chat" / "endpoint.py").exists() and "chat/completions" in (
         ROOT / "gateway" / "api_urls.py"
     ).read_text()
 
@@ -669,7 +669,7 @@ def render_bookkeeping(res: dict[str, Any]) -> list[str]:
     rows = [
         "## Holds and settlement alone (`python -m bench.micro`)",
         "",
-        "One thread, no HTTP: `gateway.holds.reserve` then `gateway.settlement.settle`, as a request "
+        "One thread, no HTTP: `gateway.pipeline.holds.reserve` then `gateway.pipeline.settlement.settle`, as a request "
         f"does them. Statements per request on the gateway's path: {orm['statements']:.0f} ({kinds}), plus "
         "BEGIN and COMMIT of the two transactions. CPU is this process's only.",
         "",

@@ -55,9 +55,9 @@ def seed(upstream: str) -> str:
     from django.core.management import call_command, get_commands
 
     from accounts.services import api_key_create
-    from billing.money import usd_to_nanos
     from billing.services import account_for_user, credits_grant
     from catalog.models import Endpoint, Model, Provider
+    from promptgrid.money import usd_to_nanos
 
     if "seed_catalog" in get_commands():
         call_command("seed_catalog", verbosity=0)

@@ -63,7 +63,7 @@ def per_call_us(calls: int, run: Callable[[], None]) -> float:
 
 
 def bench_request_done(calls: int) -> float:
-    from gateway import telemetry
+    from gateway.pipeline import telemetry
     from promptgrid.observability.request_id import _request_id
 
     _request_id.set("req-0123456789abcdef0123456789abcdef")
@@ -107,7 +107,7 @@ OneRequest = Callable[[int], Awaitable[None] | None]
 
 async def paced(requests: int, rate: float, users: int, one: OneRequest) -> float:
     """CPU seconds for ``requests`` calls of ``one(user_id)`` at ``rate`` per second, then a drain."""
-    from gateway.settlement import keep
+    from gateway.pipeline.settlement import keep
 
     batch = 20
     start = time.process_time()
@@ -124,7 +124,7 @@ async def paced(requests: int, rate: float, users: int, one: OneRequest) -> floa
 async def bench_events(requests: int, rate: float, users: int) -> list[tuple[str, float, int]]:
     from channels.layers import get_channel_layer
 
-    from gateway import events
+    from gateway.dashboard import live_events as events
 
     layer = get_channel_layer()
     counter = SendCounter(layer)

@@ -22,7 +22,7 @@ from django.urls import path
 from billing import services
 from billing.forms import GrantForm, RedeemBatchForm
 from billing.models import CreditAccount, Hold, LedgerEntry, Payment, RedeemCode
-from billing.money import format_usd, usd_to_nanos
+from promptgrid.money import format_usd, usd_to_nanos
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -7,8 +7,8 @@ from django.views.decorators.http import require_GET
 
 from accounts.keyauth import KeyRejected, authenticate
 from billing import selectors
-from billing.money import nanos_to_usd
-from gateway.errors import error_response
+from promptgrid.errors import error_response
+from promptgrid.money import nanos_to_usd
 
 
 def _number(nanos: int) -> str:

@@ -104,7 +104,7 @@ def _checks() -> list[Violation]:
                 )
             )
 
-    from gateway.models import Generation
+    from billing.models import Generation
 
     orphans = (
         LedgerEntry.objects.filter(kind=LedgerEntry.Kind.USAGE)

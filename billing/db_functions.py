@@ -32,7 +32,7 @@ HOLD_PLACE_CALL = (
 HOLD_SETTLE_CALL = "SELECT billing_hold_settle(%s::bigint, %s::bigint, %s::text, %s::text, %s::timestamptz)"
 
 _POSTGRES = [
-    # Mirrors billing.periods.period_start: periods start at midnight UTC, weeks on Monday.
+    # Mirrors promptgrid.periods.period_start: periods start at midnight UTC, weeks on Monday.
     """
     CREATE OR REPLACE FUNCTION billing_period_start(p_reset text, p_now timestamptz)
     RETURNS timestamptz LANGUAGE sql IMMUTABLE AS $$

@@ -1,5 +1,5 @@
 """The hold and the settlement awaited in the event loop: ``billing.services``'s PostgreSQL
-path (``_hold_place_pg``, ``generation_settle``) on ``gateway.pgpool``'s native async
+path (``_hold_place_pg``, ``generation_settle``) on ``promptgrid.pgpool``'s native async
 connections, without a thread hop or Django's cursor wrappers.
 
 Same statements, same answers: one call of ``billing_hold_place``, one
@@ -11,7 +11,7 @@ columns psycopg adapts itself (numbers, text, booleans, datetimes, foreign key i
 through orjson, and Django's own field conversion for anything else.
 
 A connection lost under a statement may or may not have committed it, so neither is sent
-again as is (``gateway.pgpool``); each has a retry that is right either way:
+again as is (``promptgrid.pgpool``); each has a retry that is right either way:
 
 * the hold looks for a hold of its generation first (a second hold would reserve the money
   twice until it expired);
@@ -34,7 +34,7 @@ from psycopg.types.json import Jsonb
 
 from billing import services
 from billing.db_functions import HOLD_PLACE_CALL, HOLD_SETTLE_CALL
-from gateway import pgpool
+from promptgrid import pgpool
 
 # The retry of a hold: the hold of this generation if the lost attempt placed it, else a new one.
 # (COALESCE evaluates the call only when the lookup finds nothing.)

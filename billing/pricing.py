@@ -2,7 +2,7 @@
 
 Input tokens that were cache reads or cache writes are priced at their own
 rates; the rest at the input price. The sum is exact and rounded once
-(``billing.money.round_nanos``).
+(``promptgrid.money.round_nanos``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Protocol
 
-from billing.money import round_nanos, token_cost
+from promptgrid.money import round_nanos, token_cost
 
 
 class Prices(Protocol):

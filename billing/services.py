@@ -38,8 +38,8 @@ from accounts.models import ApiKey
 from accounts.secrets import hash_secret
 from billing import db_functions
 from billing.models import CreditAccount, Hold, LedgerEntry, Payment, RedeemCode
-from billing.money import NANOS_PER_USD, format_usd, usd_to_nanos
-from billing.periods import period_start
+from promptgrid.money import NANOS_PER_USD, format_usd, usd_to_nanos
+from promptgrid.periods import period_start
 
 logger = logging.getLogger(__name__)
 
@@ -189,7 +189,7 @@ def _announce_balance(account_id: int) -> None:
     try:
         from asgiref.sync import async_to_sync
 
-        from gateway.events import publish
+        from promptgrid.live import publish
 
         async_to_sync(publish)(row["user_id"], "balance", {"balance_nanos": row["balance_nanos"]})
     except Exception:  # a dashboard that is not listening must never fail a payment

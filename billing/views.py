@@ -63,7 +63,7 @@ def redeem(request: HttpRequest) -> HttpResponse:
         except services.RedeemRefused as exc:
             result_error = str(exc)
         else:
-            from billing.money import format_usd
+            from promptgrid.money import format_usd
 
             result_ok = f"Code redeemed: {format_usd(entry.amount_nanos)} added to your balance."
     else:

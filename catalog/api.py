@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 
 from catalog.openrouter import model_json, models_list_json
 from catalog.snapshot import get_snapshot
-from gateway.errors import error_response
+from promptgrid.errors import error_response
 
 
 def _json(body: bytes) -> HttpResponse:

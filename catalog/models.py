@@ -1,7 +1,7 @@
 """The catalog: who serves which model, at what price.
 
 Prices are stored in USD per million tokens as exact decimals; the billing app
-turns them into charges (``billing.money``).
+turns them into charges (``promptgrid.money``).
 """
 
 from __future__ import annotations

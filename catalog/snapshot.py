@@ -23,7 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 
-from gateway.providers.base import Target
+from catalog.targets import Target
 
 VERSION_KEY = "catalog:version"
 

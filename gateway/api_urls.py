@@ -1,8 +1,9 @@
 from django.urls import path
 
-from gateway import api
+from gateway.surfaces import generation
+from gateway.surfaces.chat import endpoint as chat
 
 urlpatterns = [
-    path("chat/completions", api.chat_completions, name="api-chat-completions"),
-    path("generation", api.generation, name="api-generation"),
+    path("chat/completions", chat.chat_completions, name="api-chat-completions"),
+    path("generation", generation.generation, name="api-generation"),
 ]

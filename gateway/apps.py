@@ -2,8 +2,6 @@ from django.apps import AppConfig
 
 
 class GatewayConfig(AppConfig):
-    name = "gateway"
+    """The public API: surfaces, routing and resilience, provider adapters."""
 
-    def ready(self) -> None:
-        # Revokes the playground's session key at logout.
-        from gateway import playground  # noqa: F401
+    name = "gateway"

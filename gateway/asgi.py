@@ -2,7 +2,7 @@
 
 ``POST /api/v1/chat/completions`` is served straight from ASGI (``serve_chat``):
 no Django request, middleware, URL resolution, signals or response objects on
-the hot path; ``gateway.api.handle_chat`` does the work and returns a ``Reply``
+the hot path; ``gateway.surfaces.chat.endpoint.handle_chat`` does the work and returns a ``Reply``
 that is written to the wire here. The other hot path (``/api/v1/generation``)
 goes through ``ApiHandler``, Django's handler trimmed for an API.
 
@@ -17,7 +17,7 @@ Three things Django's own handler cannot do for the hot path:
   authenticate keys themselves. Only ``API_MIDDLEWARE`` runs, each natively async.
 - Watch for the client leaving while the answer is prepared or streamed, at the
   cost of one task, and cancel the work (a stream is then settled for what it
-  produced; see ``gateway.streaming``).
+  produced; see ``gateway.surfaces.chat.stream``).
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ from django.core.handlers.exception import convert_exception_to_response
 from django.utils.deprecation import MiddlewareMixin
 from django.utils.module_loading import import_string
 
-from gateway import api
-from gateway.errors import error_body
-from gateway.replies import Reply, asgi_headers, error_reply
+from gateway.pipeline.replies import Reply, asgi_headers, error_reply
+from gateway.surfaces.chat import endpoint as chat
+from promptgrid.errors import error_body
 from promptgrid.observability.request_id import request_id_from_header, use_request_id
 
 logger = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ class ApiHandler(ASGIHandler):
     It also skips the per-request ``ThreadSensitiveContext``, which starts a new
     thread for every request just to run Django's request signals; those few sync
     calls share asgiref's one thread instead, and the gateway's database work has
-    its own pool (``gateway.db``).
+    its own pool (``promptgrid.db``).
     """
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -155,7 +155,7 @@ async def serve_chat(scope: dict[str, Any], receive: Any, send: Any) -> None:
     gone.add_done_callback(client_left)
     try:
         try:
-            reply = await api.handle_chat(authorization, lambda: body, request_id)
+            reply = await chat.handle_chat(authorization, lambda: body, request_id)
         except Exception:
             logger.exception("chat request failed")
             reply = error_reply(500, "The gateway failed to handle this request.", code="internal_error")

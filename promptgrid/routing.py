@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from gateway.consumers import LiveConsumer
+from gateway.dashboard.consumers import LiveConsumer
 
 websocket_urlpatterns: list = [
     path("ws/live/", LiveConsumer.as_asgi()),

@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "accounts",
     "billing",
     "gateway",
+    "gateway.dashboard",
     "promptgrid",  # deploy checks (promptgrid.checks)
 ]
 
@@ -214,7 +215,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "EXCEPTION_HANDLER": "gateway.errors.drf_exception_handler",
+    "EXCEPTION_HANDLER": "promptgrid.errors.drf_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "PromptGrid API",

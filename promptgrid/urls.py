@@ -20,5 +20,5 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("billing.urls")),
     path("", include("catalog.urls")),
-    path("", include("gateway.urls")),
+    path("", include("gateway.dashboard.urls")),
 ]

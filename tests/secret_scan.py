@@ -116,7 +116,7 @@ def _hook_secret_sources() -> None:
 
     setting_changed.connect(setting_set, weak=False)
 
-    from gateway.providers.base import Target
+    from catalog.targets import Target
 
     target_init = Target.__init__
 

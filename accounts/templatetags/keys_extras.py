@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from billing.money import format_usd, nanos_to_usd
+from promptgrid.money import format_usd, nanos_to_usd
 
 register = template.Library()
 

@@ -12,7 +12,7 @@ from accounts.tests.factories import make_key
 
 
 def _generation(user, key, cost_nanos: int, when: datetime, n: int) -> None:
-    from gateway.models import Generation
+    from billing.models import Generation
 
     Generation.objects.create(
         id=f"gen-{n}",

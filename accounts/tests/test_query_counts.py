@@ -16,7 +16,7 @@ def _queries(client, url: str) -> int:
 
 
 def _keys_with_generations(user, count: int, prefix: str) -> None:
-    from gateway.models import Generation
+    from billing.models import Generation
 
     for i in range(count):
         key, _ = make_key(user, name=f"{prefix}{i}", limit_nanos=1_000_000_000, limit_reset="daily")

@@ -51,7 +51,7 @@ def account(user):
 def funded(account):
     """An account with $10 of granted credits."""
     from billing import services
-    from billing.money import usd_to_nanos
+    from promptgrid.money import usd_to_nanos
 
     services.credits_grant(account=account, amount_nanos=usd_to_nanos("10"), idempotency_key="seed")
     account.refresh_from_db()

@@ -19,7 +19,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 def generation_for(account, generation_id: str | None = None, cost_nanos: int = 0):
     """The Generation row a usage entry charges (the audit requires it to exist)."""
-    from gateway.models import Generation
+    from billing.models import Generation
 
     return Generation.objects.create(
         id=generation_id or f"gen-{uuid.uuid4().hex}",

@@ -19,9 +19,8 @@ from django.utils import timezone
 from accounts.models import ApiKey
 from accounts.services import api_key_create
 from billing import services
-from billing.models import CreditAccount, Hold, LedgerEntry
+from billing.models import CreditAccount, Generation, Hold, LedgerEntry
 from billing.tests.factories import UserFactory
-from gateway.models import Generation
 
 postgres_only = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="the single-statement path exists on PostgreSQL only"

@@ -141,23 +141,6 @@ def test_the_database_refuses_an_account_created_with_a_balance(db):
         )
 
 
-def test_a_credit_is_announced_to_the_owners_dashboard_after_commit(
-    account, django_capture_on_commit_callbacks
-):
-    from asgiref.sync import async_to_sync
-    from channels.layers import get_channel_layer
-
-    from gateway.events import user_group
-
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(user_group(account.user_id), channel)
-    with django_capture_on_commit_callbacks(execute=True):
-        services.credits_grant(account=account, amount_nanos=42)
-    message = async_to_sync(layer.receive)(channel)
-    assert message == {"type": "live.event", "event": "balance", "data": {"balance_nanos": 42}}
-
-
 def test_the_ledger_triggers_come_back_after_migrate(db):
     from django.apps import apps
 

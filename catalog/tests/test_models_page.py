@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from catalog.models import Endpoint, Model, Provider
-from gateway.tests.dashboard_factories import UserFactory, catalog_with_mock
+from tests.factories import UserFactory, catalog_with_mock
 
 pytestmark = pytest.mark.django_db
 

@@ -18,7 +18,8 @@ from typing import Any
 import anthropic
 import httpx2
 
-from gateway.providers.base import Completion, StreamEnd, StreamItem, Target, UpstreamError, Usage
+from catalog.targets import Target
+from gateway.providers.base import Completion, StreamEnd, StreamItem, UpstreamError, Usage
 from gateway.providers.clients import client_for, paced, within
 from gateway.providers.params import enforce_supported, reasoning_request, stop_sequences
 from gateway.providers.translate import (

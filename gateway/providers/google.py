@@ -29,7 +29,8 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types as genai_types
 
-from gateway.providers.base import Completion, StreamEnd, StreamItem, Target, UpstreamError, Usage
+from catalog.targets import Target
+from gateway.providers.base import Completion, StreamEnd, StreamItem, UpstreamError, Usage
 from gateway.providers.clients import client_for, paced, within
 from gateway.providers.images import fetch_images
 from gateway.providers.params import enforce_supported, reasoning_request, stop_sequences

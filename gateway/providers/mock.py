@@ -8,7 +8,7 @@
   the last user message says ``call <tool name>``. Its arguments are the first
   ``{...}`` JSON object in that message, else ``{}``. When the last message is a
   tool result, it answers ``<tool name> returned: <result>``.
-- Tokens are counted by ``gateway.tokens`` (one per four characters). Output is cut
+- Tokens are counted by ``gateway.pipeline.tokens`` (one per four characters). Output is cut
   at max_tokens with finish_reason "length".
 - Streams send a few words per chunk; ``mock_delay_ms`` in the request (0–10000)
   sleeps that long before each chunk.
@@ -24,8 +24,9 @@ from typing import Any
 
 import orjson
 
-from gateway.providers.base import Completion, StreamEnd, StreamItem, Target, Usage
-from gateway.tokens import CHARS_PER_TOKEN, content_text, count_prompt_tokens, count_tokens
+from catalog.targets import Target
+from gateway.pipeline.tokens import CHARS_PER_TOKEN, content_text, count_prompt_tokens, count_tokens
+from gateway.providers.base import Completion, StreamEnd, StreamItem, Usage
 
 LOREM = (
     "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore "

@@ -19,7 +19,8 @@ import httpx2
 import openai
 import orjson
 
-from gateway.providers.base import Completion, StreamEnd, StreamItem, Target, UpstreamError, Usage
+from catalog.targets import Target
+from gateway.providers.base import Completion, StreamEnd, StreamItem, UpstreamError, Usage
 from gateway.providers.clients import aclose_clients  # noqa: F401 (callers close clients through here)
 from gateway.providers.clients import client_for as shared_client
 from gateway.providers.openai_wire import LineTooLong, Wire, lines

@@ -11,8 +11,8 @@ import httpx
 import orjson
 import pytest
 
-from gateway.models import Generation
-from gateway.tokens import tokens_for_chars
+from billing.models import Generation
+from gateway.pipeline.tokens import tokens_for_chars
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from gateway.models import Generation
+from billing.models import Generation
 from gateway.tests.conftest import chat
 
 pytestmark = pytest.mark.django_db
@@ -82,7 +82,7 @@ def test_lorem_fills_up_to_max_tokens_and_stops_for_length(customer, make_mock_m
 
 def test_image_parts_are_accepted_and_held_with_an_allowance(customer, call_api):
     from billing.models import Hold
-    from gateway.holds import IMAGE_TOKEN_ALLOWANCE
+    from gateway.pipeline.holds import IMAGE_TOKEN_ALLOWANCE
 
     content = [
         {"type": "text", "text": "What is in this picture?"},

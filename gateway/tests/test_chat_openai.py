@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from gateway.models import Generation
+from billing.models import Generation
 from gateway.tests.conftest import chat
 
 pytestmark = pytest.mark.django_db

@@ -6,8 +6,8 @@ import time
 import pytest
 from django.db import connection
 
-from gateway import db
-from gateway.db import db_call
+from promptgrid import db
+from promptgrid.db import db_call
 
 
 def _whoami() -> tuple[int, int]:

@@ -2,9 +2,9 @@
 
 import pytest
 
-from gateway.models import Generation
+from billing.models import Generation
+from gateway.pipeline.tokens import tokens_for_chars
 from gateway.tests.conftest import chat
-from gateway.tokens import tokens_for_chars
 
 pytestmark = pytest.mark.django_db
 

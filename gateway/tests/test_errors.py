@@ -6,8 +6,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from billing.models import Hold
-from gateway.models import Generation
+from billing.models import Generation, Hold
 from gateway.tests.conftest import chat
 
 pytestmark = pytest.mark.django_db

@@ -1,7 +1,7 @@
 import pytest
 
 from accounts.models import UserSettings
-from gateway.models import Generation
+from billing.models import Generation
 from gateway.tests.conftest import chat
 
 pytestmark = pytest.mark.django_db

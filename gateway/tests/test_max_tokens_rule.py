@@ -6,7 +6,7 @@ prompt bound for ``[{"role":"user","content":"hi"}]`` is its UTF-8 size, 32 byte
 
 import pytest
 
-from gateway.holds import MIN_COMPLETION_TOKENS, prompt_token_bound
+from gateway.pipeline.holds import MIN_COMPLETION_TOKENS, prompt_token_bound
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,8 @@ import warnings
 import pytest
 from django.db import DataError, connection
 
-from gateway import pgpool
 from gateway.tests.conftest import chat
+from promptgrid import pgpool
 
 postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="the async pool is PostgreSQL's")
 
@@ -93,8 +93,8 @@ def test_database_errors_are_django_s_with_the_psycopg_error_as_cause():
 def test_the_api_holds_and_settles_on_the_pool_without_a_thread_hop(
     settings, monkeypatch, make_mock_model, make_customer, call_api
 ):
-    from gateway import holds, settlement
-    from gateway.models import Generation
+    from billing.models import Generation
+    from gateway.pipeline import holds, settlement
 
     settings.GATEWAY_DB_ASYNC = True
     make_mock_model(input_price="1", output_price="2")

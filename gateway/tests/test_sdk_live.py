@@ -9,7 +9,7 @@ import openai
 import pytest
 from django.db import OperationalError
 
-from gateway.models import Generation
+from billing.models import Generation
 from gateway.tests.spec import assert_chunk, assert_completion
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -248,7 +248,7 @@ REQUIRED_COMMANDS = (
     "purge_logged_text",
     "seed_demo",
 )
-PROJECT_APPS = ("accounts", "billing", "catalog", "gateway", "promptgrid")
+PROJECT_APPS = ("accounts", "billing", "catalog", "gateway", "gateway.dashboard", "promptgrid")
 
 
 def _project_commands() -> dict[str, str]:

@@ -7,7 +7,7 @@ from django.http import HttpResponse
 from django.test import AsyncClient
 from django.urls import path
 
-from gateway import telemetry
+from gateway.pipeline import telemetry
 from promptgrid.observability.logs import JsonFormatter, RedactSecretsFilter, redact
 from promptgrid.observability.request_id import RequestIdMiddleware
 from promptgrid.observability.request_id import _request_id as request_id_var

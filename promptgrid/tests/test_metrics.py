@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.test import override_settings
 
-from gateway import telemetry
+from gateway.pipeline import telemetry
 from promptgrid.tests.metrics_helpers import sample_value, scrape
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -127,7 +127,7 @@ _WORKER = textwrap.dedent(
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "promptgrid.test_settings")
     import django
     django.setup()
-    from gateway import telemetry
+    from gateway.pipeline import telemetry
     for _ in range(int(sys.argv[1])):
         telemetry.request_done(request_id="r", status=200, model="mock/echo", provider="mock",
                                key_id=1, streamed=False, prompt_tokens=10, completion_tokens=5,

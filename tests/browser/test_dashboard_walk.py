@@ -11,9 +11,9 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.models import ApiKey
-from billing.money import format_usd
-from gateway.models import Generation
-from gateway.templatetags.dashboard import balance as balance_text
+from billing.models import Generation
+from gateway.dashboard.templatetags.dashboard import balance as balance_text
+from promptgrid.money import format_usd
 from tests.browser.conftest import in_thread
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

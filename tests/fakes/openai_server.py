@@ -14,7 +14,7 @@ Behaviours (push names, or dicts with a ``kind`` and options, onto ``FakeUpstrea
 - ``error_mid_stream``: stream a few chunks, then ``data: {"error": {...}}``.
 - ``chunk_delay``: any behaviour may carry ``chunk_delay`` (seconds between chunks).
 
-Usage counts use one token per four characters (the same rule as ``gateway.tokens``):
+Usage counts use one token per four characters (the same rule as ``gateway.pipeline.tokens``):
 prompt = sum over messages of (3 + text tokens), completion = tokens of the answer.
 Chunks are pre-encoded with orjson so the fake stays fast enough to be a benchmark baseline.
 """

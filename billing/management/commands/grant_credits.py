@@ -6,8 +6,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from billing.money import format_usd, usd_to_nanos
 from billing.services import account_for_user, credits_grant
+from promptgrid.money import format_usd, usd_to_nanos
 
 
 class Command(BaseCommand):

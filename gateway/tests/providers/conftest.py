@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from gateway.providers.base import Target
+from catalog.targets import Target
 from gateway.providers.clients import aclose_clients
 from tests.fakes.anthropic_server import anthropic_fake
 from tests.fakes.gemini_server import gemini_fake

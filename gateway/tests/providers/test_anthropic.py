@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from billing.pricing import usage_cost_nanos
+from catalog.targets import Target
 from gateway.providers.anthropic import AnthropicAdapter
-from gateway.providers.base import StreamEnd, Target, UpstreamError, Usage
+from gateway.providers.base import StreamEnd, UpstreamError, Usage
 from gateway.tests.providers.conftest import make_target
 from tests.fakes.server import FakeUpstream
 

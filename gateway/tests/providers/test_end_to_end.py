@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.models import Generation
+from billing.models import Generation
 from gateway.tests.conftest import chat
 from tests.fixtures import create_model
 

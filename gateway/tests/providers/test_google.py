@@ -13,7 +13,8 @@ import pytest
 from aiohttp import web
 
 from billing.pricing import usage_cost_nanos
-from gateway.providers.base import StreamEnd, Target, UpstreamError, Usage
+from catalog.targets import Target
+from gateway.providers.base import StreamEnd, UpstreamError, Usage
 from gateway.providers.google import GoogleAdapter
 from gateway.providers.translate import split_call_id
 from gateway.tests.providers.conftest import make_target

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from gateway import circuit, observed
+from gateway.routing import circuit, observed
 from tests.fakes.server import FakeUpstream
 
 

@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from gateway import circuit
-from gateway.models import Generation
+from billing.models import Generation
+from gateway.routing import circuit
 from gateway.tests.conftest import chat
 
 pytestmark = pytest.mark.django_db

@@ -4,8 +4,7 @@ import time
 
 import pytest
 
-from billing.models import Hold
-from gateway.models import Generation
+from billing.models import Generation, Hold
 from gateway.tests.conftest import chat
 from gateway.tests.routing.conftest import add_endpoint, add_model
 
@@ -91,7 +90,7 @@ def test_a_bad_request_is_not_sent_to_another_endpoint(served, call_api, setting
     from gateway.providers.base import UpstreamError
 
     # The fake OpenAI server has no 400 behaviour: classify one as the adapter would.
-    from gateway.retry import may_fall_back
+    from gateway.routing.retry import may_fall_back
 
     assert not may_fall_back(UpstreamError("invalid_request", "bad", status=400))
     assert may_fall_back(UpstreamError("server", "boom"))
@@ -128,7 +127,7 @@ def test_the_hold_covers_the_dearest_candidate(served, call_api, monkeypatch):
     result = call_api(chat("acme/chat", text="x" * 40, max_tokens=100), served.customer.secret)
 
     assert result.status == 200 and result.json()["provider"] == "Alpha"
-    from gateway.holds import prompt_token_bound
+    from gateway.pipeline.holds import prompt_token_bound
 
     bound = prompt_token_bound([{"role": "user", "content": "x" * 40}], None)
     # Beta's prices ($3 in, $4 out) size the hold; alpha's ($1, $2) are charged.

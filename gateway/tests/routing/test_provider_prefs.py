@@ -2,8 +2,8 @@
 
 import pytest
 
-from gateway import observed
-from gateway.models import Generation
+from billing.models import Generation
+from gateway.routing import observed
 from gateway.tests.conftest import chat
 
 pytestmark = pytest.mark.django_db

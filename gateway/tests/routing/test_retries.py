@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from gateway.models import Generation
-from gateway.retry import backoff_seconds
+from billing.models import Generation
+from gateway.routing.retry import backoff_seconds
 from gateway.tests.conftest import chat
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from gateway.models import Generation
+from billing.models import Generation
 from gateway.tests.conftest import chat
 
 pytestmark = pytest.mark.django_db

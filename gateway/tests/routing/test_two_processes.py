@@ -23,7 +23,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from gateway.models import Generation
+from billing.models import Generation
 
 ROOT = Path(__file__).resolve().parents[3]
 AUTH_CACHE_SECONDS = 1

@@ -1,0 +1,50 @@
+"""The live dashboard websocket: ``/ws/live/`` streams the signed-in user's own events.
+
+Each connection joins only its user's group (``gateway.dashboard.live_events.user_group``), so no
+other user's generation or balance can ever reach a page. Anonymous connections are
+refused before joining anything.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from gateway.dashboard.live_events import user_group
+from promptgrid.money import format_usd
+
+# Close code for "not signed in": the page's script does not retry on it.
+CLOSE_UNAUTHENTICATED = 4401
+
+
+class LiveConsumer(AsyncJsonWebsocketConsumer):
+    group: str | None = None
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.group = user_group(user.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if self.group:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        # The socket is push-only; a ping gets a pong so clients can check liveness.
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"event": "pong", "data": {}})
+
+    async def live_event(self, message: dict[str, Any]) -> None:
+        data = dict(message.get("data") or {})
+        # Money is formatted here, by the one rounding rule, so pages never do arithmetic on it.
+        for name in ("balance_nanos", "cost_nanos"):
+            if isinstance(data.get(name), int):
+                data[name.replace("_nanos", "_usd")] = format_usd(
+                    data[name], 6 if name == "cost_nanos" else 2
+                )
+        await self.send_json({"event": message.get("event", ""), "data": data})

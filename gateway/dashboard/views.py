@@ -1,0 +1,214 @@
+"""Dashboard pages: Overview, Activity (list, detail, CSV export) and the Playground.
+
+Each view renders its full page, or only the named partial when htmx asks for it
+(filters, pagination and live refreshes), so every page also works without JavaScript.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.handlers.asgi import ASGIRequest
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.models import ApiKey
+from billing.models import CreditAccount
+from gateway.dashboard import selectors
+from gateway.dashboard.charts import bar_chart, compact_number, compact_usd
+from gateway.dashboard.playground import playground_key_for_session
+from gateway.dashboard.templatetags.dashboard import per_million
+from promptgrid.money import format_usd, nanos_to_usd
+
+RECENT_ROWS = 8
+
+
+def _balance(user_id: int) -> dict[str, int]:
+    row = CreditAccount.objects.filter(user_id=user_id).values("balance_nanos", "held_nanos").first()
+    return row or {"balance_nanos": 0, "held_nanos": 0}
+
+
+def _usd_axis(nanos: float) -> str:
+    return compact_usd(float(nanos_to_usd(int(nanos))))
+
+
+@login_required
+@require_GET
+def overview(request: HttpRequest) -> HttpResponse:
+    user_id = request.user.pk
+    ov = selectors.overview_for_user(user_id=user_id)
+    days = [p.day for p in ov.days]
+    recent = selectors.activity_page(user_id=user_id, filters=selectors.ActivityFilters(), size=RECENT_ROWS)
+    context: dict[str, Any] = {
+        "ov": ov,
+        "balance": _balance(user_id),
+        "recent": recent.rows,
+        "spend_chart": bar_chart(
+            days, [p.cost_nanos for p in ov.days], lambda n: format_usd(int(n)), _usd_axis
+        ),
+        "tokens_chart": bar_chart(
+            days, [p.tokens for p in ov.days], lambda n: f"{int(n):,} tokens", compact_number
+        ),
+        "has_keys": ApiKey.objects.filter(user_id=user_id).exclude(kind=ApiKey.Kind.PLAYGROUND).exists(),
+        "site_url": settings.SITE_URL,
+    }
+    template = "gateway/overview.html"
+    if request.htmx and request.htmx.target == "overview-live":
+        template += "#live"
+    return render(request, template, context)
+
+
+@login_required
+@require_GET
+def activity(request: HttpRequest) -> HttpResponse:
+    user_id = request.user.pk
+    filters, errors = selectors.parse_filters(request.GET)
+    page = selectors.activity_page(
+        user_id=user_id,
+        filters=filters,
+        before=request.GET.get("before", ""),
+        after=request.GET.get("after", ""),
+    )
+    query = request.GET.copy()
+    for name in ("before", "after"):
+        query.pop(name, None)
+    context = {
+        "page": page,
+        "filters": filters,
+        "errors": errors,
+        "filter_query": query.urlencode(),
+    }
+    if request.htmx and request.htmx.target == "activity-results":
+        return render(request, "gateway/activity.html#results", context)
+    context["choices"] = selectors.filter_choices(user_id=user_id)
+    context["has_any"] = (
+        page.rows
+        or filters.active
+        or selectors.generations_for_user(user_id=user_id, filters=selectors.ActivityFilters()).exists()
+    )
+    return render(request, "gateway/activity.html", context)
+
+
+class _Echo:
+    """A file-like object whose write returns the line, for csv.writer in a stream."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _next_batch(iterator: Iterator[str], size: int) -> str:
+    return "".join(itertools.islice(iterator, size))
+
+
+async def _aiter_batches(iterator: Iterator[str], size: int = 1000) -> AsyncIterator[str]:
+    """Stream a sync iterator of lines from ASGI, a batch of lines per thread hop.
+
+    ``thread_sensitive`` keeps every batch on the same thread, hence on the same
+    database connection and cursor.
+    """
+    while True:
+        batch = await sync_to_async(_next_batch, thread_sensitive=True)(iterator, size)
+        if not batch:
+            return
+        yield batch
+
+
+@login_required
+@require_GET
+def activity_export(request: HttpRequest) -> StreamingHttpResponse:
+    """All matching generations as CSV, streamed: memory stays flat at 100,000 rows."""
+    filters, _ = selectors.parse_filters(request.GET)
+    user_id = request.user.pk
+    writer = csv.writer(_Echo())
+
+    def lines() -> Iterator[str]:
+        yield writer.writerow([name for name, _ in selectors.CSV_COLUMNS] + ["cost_usd"])
+        cost_index = [src for _, src in selectors.CSV_COLUMNS].index("cost_nanos")
+        for row in selectors.export_rows(user_id=user_id, filters=filters):
+            values = list(row)
+            values[1] = values[1].isoformat()
+            yield writer.writerow([*values, f"{nanos_to_usd(values[cost_index]):f}"])
+
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    content: Iterator[str] | AsyncIterator[str] = lines()
+    if isinstance(request, ASGIRequest):
+        # Under ASGI a sync iterator would be read whole into memory before the first byte.
+        content = _aiter_batches(content)
+    response = StreamingHttpResponse(content, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="promptgrid-activity-{stamp}.csv"'
+    return response
+
+
+@login_required
+@require_GET
+def generation_detail(request: HttpRequest, generation_id: str) -> HttpResponse:
+    gen = selectors.generation_for_user(user_id=request.user.pk, generation_id=generation_id)
+    prompt = gen.prompt_text
+    messages: list[dict[str, str]] = []
+    if isinstance(prompt, list):
+        for item in prompt:
+            if isinstance(item, dict):
+                content = item.get("content")
+                if isinstance(content, list):  # content parts: keep the text ones
+                    content = "\n".join(
+                        str(p.get("text", ""))
+                        for p in content
+                        if isinstance(p, dict) and p.get("type") == "text"
+                    )
+                messages.append(
+                    {"role": str(item.get("role", "")), "content": "" if content is None else str(content)}
+                )
+    elif isinstance(prompt, dict) and isinstance(prompt.get("messages"), list):
+        messages = [
+            {"role": str(m.get("role", "")), "content": str(m.get("content", ""))}
+            for m in prompt["messages"]
+            if isinstance(m, dict)
+        ]
+    elif isinstance(prompt, str):
+        messages = [{"role": "user", "content": prompt}]
+    logged = gen.prompt_text is not None or gen.completion_text is not None
+    return render(
+        request,
+        "gateway/generation_detail.html",
+        {"gen": gen, "messages_logged": messages, "logged": logged},
+    )
+
+
+@login_required
+@require_GET
+def playground(request: HttpRequest) -> HttpResponse:
+    from catalog.snapshot import get_snapshot
+
+    if request.htmx and request.htmx.target == "pg-balance-wrap":
+        return render(request, "gateway/playground.html#balance", {"balance": _balance(request.user.pk)})
+    models = [m for m in get_snapshot().models.values() if m.endpoints]
+    models.sort(key=lambda m: (not m.slug.startswith("mock/"), m.slug))
+    prices = {}
+    for m in models:
+        ep = m.endpoints[0]
+        prices[m.slug] = {"input": per_million(ep.input_price), "output": per_million(ep.output_price)}
+    return render(
+        request,
+        "gateway/playground.html",
+        {
+            "models": models,
+            "prices": prices,
+            "selected": request.GET.get("model", "mock/echo"),
+            "balance": _balance(request.user.pk),
+        },
+    )
+
+
+@login_required
+@require_POST
+def playground_key(request: HttpRequest) -> JsonResponse:
+    """The session's playground key, for the page's script (POST: it may create one)."""
+    return JsonResponse({"key": playground_key_for_session(request=request)})

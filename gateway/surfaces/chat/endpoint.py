@@ -1,0 +1,249 @@
+"""The OpenAI-compatible API: ``POST /api/v1/chat/completions`` and ``GET /api/v1/generation``.
+
+``handle_chat`` is the chat endpoint, written once: ``gateway.asgi`` serves it
+straight from ASGI in production, ``chat_completions`` as a Django view (the test
+client, WSGI). Nothing here blocks the event loop. A warm request makes two database
+calls, to place the hold and to settle: on PostgreSQL both are awaited in the event loop
+(``promptgrid.pgpool``), elsewhere each is a thread hop (``promptgrid.db``). Key lookups and the
+catalog come from in-process caches (a cold lookup costs one thread hop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from accounts.keyauth import KeyInfo
+from gateway.pipeline import holds, telemetry
+from gateway.pipeline.auth import Unauthorized, authenticate_bearer
+from gateway.pipeline.flight import (
+    STATUS_CANCELLED,
+    STATUS_ERROR,
+    STATUS_SUCCESS,
+    Flight,
+    new_generation_id,
+    usage_body,
+)
+from gateway.pipeline.replies import Reply, error_reply, json_reply, to_django
+from gateway.providers.base import UpstreamError, Usage
+from gateway.routing import fallback, provider_prefs, ratelimit
+from gateway.routing import routes as routing
+from gateway.surfaces.chat.request import InvalidRequest, parse_json, read_body, validate
+from gateway.surfaces.chat.stream import Relay, upstream_error_response
+from promptgrid.errors import error_response
+
+logger = logging.getLogger(__name__)
+
+
+def _reject(
+    request_id: str,
+    started: float,
+    status: int,
+    message: str,
+    *,
+    code: str | None = None,
+    param: str | None = None,
+    key: KeyInfo | None = None,
+    model: str = "",
+    **kw: Any,
+) -> Reply:
+    """An error before any hold: reported to telemetry (no provider, so no model label)."""
+    telemetry.request_done(
+        request_id=request_id,
+        status=status,
+        model=model,
+        provider="",
+        key_id=key.id if key else None,
+        streamed=False,
+        latency_ms=(time.monotonic() - started) * 1000,
+        error_kind=code or "",
+    )
+    return error_reply(status, message, code=code, param=param, **kw)
+
+
+@csrf_exempt
+async def chat_completions(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    """The chat endpoint as a Django view (production serves ``handle_chat`` from ASGI)."""
+    if request.method != "POST":
+        return error_response(405, "Use POST.", headers={"Allow": "POST"})
+    reply = await handle_chat(
+        request.headers.get("Authorization", ""),
+        lambda: read_body(request),
+        getattr(request, "request_id", ""),
+    )
+    return to_django(reply)
+
+
+async def handle_chat(authorization: str, read: Callable[[], bytes], request_id: str) -> Reply:
+    """One chat completion request: ``read`` returns the body (or raises InvalidRequest)."""
+    started = time.monotonic()
+    try:
+        key = await authenticate_bearer(authorization)
+    except Unauthorized as exc:
+        return _reject(request_id, started, 401, str(exc), code="invalid_api_key")
+    try:
+        raw = parse_json(read())
+        chat = validate(raw)
+        prefs = provider_prefs.parse(raw.get("provider"))
+    except InvalidRequest as exc:
+        return _reject(
+            request_id, started, exc.status, exc.message, param=exc.param, code="invalid_request", key=key
+        )
+    try:
+        routes = routing.resolve(await routing.current_snapshot(), chat, key)
+        routes = provider_prefs.apply(routes, prefs)
+        if not routes:
+            raise routing.RouteError(
+                404,
+                f"No endpoint of {chat.model} matches the request's provider preferences.",
+                param="provider",
+                code="no_endpoints",
+            )
+    except routing.RouteError as exc:
+        return _reject(
+            request_id,
+            started,
+            exc.status,
+            exc.message,
+            param=exc.param,
+            code=exc.code,
+            key=key,
+            model=chat.model,
+        )
+
+    decision = await ratelimit.check(key)
+    if decision is not None and not decision.allowed:
+        return _reject(
+            request_id,
+            started,
+            429,
+            f"Rate limit exceeded: {decision.scope} ({decision.limit}).",
+            code="rate_limited",
+            key=key,
+            model=chat.model,
+            headers=decision.headers(),
+        )
+
+    # Endpoints with an open circuit are skipped; the hold covers the dearest one left.
+    routes, health = await fallback.usable(routes)
+    route = fallback.hold_route(routes)
+    generation_id = new_generation_id()
+    try:
+        reservation = await holds.reserve_async(
+            user_id=key.user_id,
+            account_id=key.account_id,
+            api_key_id=key.id,
+            endpoint=route.endpoint,
+            prompt_tokens=_prompt_bound(chat, route),
+            requested_max_tokens=chat.max_tokens,
+            n=chat.n,
+            generation_id=generation_id,
+        )
+    except holds.HoldRefused as exc:
+        return _reject(request_id, started, 402, exc.message, code=exc.code, key=key, model=chat.model)
+    telemetry.hold_opened()
+
+    flight = Flight(
+        generation_id=generation_id,
+        key=key,
+        request=chat,
+        route=routes[0],
+        hold_id=reservation.hold_id,
+        max_tokens=reservation.max_tokens,
+        started=started,
+        request_id=request_id,
+    )
+    adapter = fallback.Failover(flight, routes, health)
+    body = chat.upstream_body(max_tokens=reservation.max_tokens)
+    extra_headers = {} if decision is None else decision.headers()
+    if chat.stream:
+        relay = Relay(flight, adapter.stream(body).__aiter__())
+        adapter.on_route = lambda r: relay.prefix.update(
+            model=r.endpoint.target.model_slug, provider=r.endpoint.target.provider_name
+        )
+        response = await relay.open()
+    else:
+        response = await _complete(flight, adapter, body)
+    for name, value in extra_headers.items():
+        response[name] = value
+    return response
+
+
+def _prompt_bound(chat: Any, route: routing.Route) -> int:
+    bound = holds.prompt_token_bound(chat.messages, chat.tools)
+    context = route.endpoint.context_length or route.model.context_length
+    return min(bound, context) if context else bound
+
+
+async def _complete(flight: Flight, adapter: Any, body: dict[str, Any]) -> Reply:
+    try:
+        completion = await adapter.complete(body, flight.target)
+    except UpstreamError as error:
+        telemetry.upstream_error(provider=flight.target.provider_slug, kind=error.kind)
+        await flight.finish(
+            status=STATUS_ERROR,
+            http_status=error.status,
+            usage=Usage(),
+            finish_reason="error",
+            native_finish_reason=error.kind,
+            error=error.message,
+            error_kind=error.kind,
+            produced_output=False,
+        )
+        return upstream_error_response(flight, error)
+    except asyncio.CancelledError:
+        # The client hung up before the answer: nothing reached it, nothing is charged.
+        await flight.finish(
+            status=STATUS_CANCELLED,
+            http_status=499,
+            usage=Usage(),
+            finish_reason="cancelled",
+            native_finish_reason="client_disconnected",
+            error="The client disconnected.",
+            produced_output=False,
+        )
+        raise
+    except Exception:
+        logger.exception("adapter failure on %s", flight.target.provider_slug)
+        error = UpstreamError(
+            "bad_response", f"{flight.target.provider_name} sent a response the gateway could not read."
+        )
+        await flight.finish(
+            status=STATUS_ERROR,
+            http_status=502,
+            usage=Usage(),
+            error=error.message,
+            error_kind=error.kind,
+            produced_output=False,
+        )
+        return upstream_error_response(flight, error)
+    flight.mark_first_token()
+    finish = str(completion.choices[0].get("finish_reason") or "") if completion.choices else ""
+    text = None
+    if flight.key.log_prompts:
+        text = "".join(str((c.get("message") or {}).get("content") or "") for c in completion.choices)
+    cost = await flight.finish(
+        status=STATUS_SUCCESS,
+        http_status=200,
+        usage=completion.usage,
+        finish_reason=finish,
+        native_finish_reason=completion.native_finish_reason or finish,
+        upstream_id=completion.upstream_id,
+        completion_text=text,
+    )
+    payload = {
+        "id": flight.generation_id,
+        "object": "chat.completion",
+        "created": flight.created,
+        "model": flight.target.model_slug,
+        "provider": flight.target.provider_name,
+        "choices": completion.choices,
+        "usage": usage_body(completion.usage, cost),
+    }
+    return json_reply(payload, headers={"X-Generation-Id": flight.generation_id})
