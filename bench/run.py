@@ -669,7 +669,8 @@ def render_bookkeeping(res: dict[str, Any]) -> list[str]:
     rows = [
         "## Holds and settlement alone (`python -m bench.micro`)",
         "",
-        "One thread, no HTTP: `gateway.pipeline.holds.reserve` then `gateway.pipeline.settlement.settle`, as a request "
+        "One thread, no HTTP: `gateway.pipeline.holds.reserve` then "
+        "`gateway.pipeline.settlement.settle`, as a request "
         f"does them. Statements per request on the gateway's path: {orm['statements']:.0f} ({kinds}), plus "
         "BEGIN and COMMIT of the two transactions. CPU is this process's only.",
         "",
