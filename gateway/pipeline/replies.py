@@ -38,17 +38,11 @@ def json_reply(payload: Any, *, status: int = 200, headers: dict[str, str] | Non
 
 
 def error_reply(
-    status: int,
-    message: str,
-    *,
-    code: str | None = None,
-    param: str | None = None,
-    type_: str | None = None,
-    headers: dict[str, str] | None = None,
+    status: int, message: str, *, headers: dict[str, str] | None = None, **fields: str | None
 ) -> Reply:
-    return json_reply(
-        error_body(status, message, code=code, param=param, type_=type_), status=status, headers=headers
-    )
+    """``promptgrid.errors.error_response`` for the ASGI path: the same body (``error_body``:
+    ``code``, ``param``, ``type_``), as a ``Reply`` rather than a Django response."""
+    return json_reply(error_body(status, message, **fields), status=status, headers=headers)
 
 
 def to_django(reply: Reply) -> HttpResponse | StreamingHttpResponse:
