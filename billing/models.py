@@ -223,6 +223,14 @@ class Generation(models.Model):
         ERROR = "error", "Error"
         CANCELLED = "cancelled", "Cancelled"
 
+    class Api(models.TextChoices):
+        """The API surface the request came in through."""
+
+        CHAT = "chat", "Chat completions"
+        MESSAGES = "messages", "Messages"
+        RESPONSES = "responses", "Responses"
+        EMBEDDINGS = "embeddings", "Embeddings"
+
     id = models.CharField(primary_key=True, max_length=64)  # gen-…
     # No index of its own: every per-user index below starts with user_id.
     user = models.ForeignKey(
@@ -243,6 +251,7 @@ class Generation(models.Model):
     provider_name = models.CharField(max_length=100, blank=True)
     upstream_model = models.CharField(max_length=200, blank=True)
     streamed = models.BooleanField(default=False)
+    api = models.CharField(max_length=16, choices=Api.choices, default=Api.CHAT)
     status = models.CharField(max_length=10, choices=Status.choices)
     http_status = models.PositiveSmallIntegerField(default=200)
     finish_reason = models.CharField(max_length=32, blank=True)

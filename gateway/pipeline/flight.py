@@ -61,6 +61,7 @@ class Flight:
     max_tokens: int
     started: float  # time.monotonic() when the request arrived
     request_id: str = ""  # the HTTP request id (x-request-id) for the request log
+    api: str = Generation.Api.CHAT  # the API surface (Generation.api)
     created_at: datetime = field(default_factory=timezone.now)
     first_token_at: float | None = None
     settled: bool = False
@@ -113,6 +114,7 @@ class Flight:
             hold_id=self.hold_id,
             streamed=self.request.stream,
             created_at=self.created_at,
+            api=self.api,
             status=status,
             http_status=http_status,
             usage=usage,

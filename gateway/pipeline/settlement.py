@@ -36,6 +36,7 @@ class Outcome:
     hold_id: int
     streamed: bool
     created_at: datetime
+    api: str = Generation.Api.CHAT  # the API surface the request came in through
     status: str = Generation.Status.SUCCESS
     http_status: int = 200
     usage: Usage = field(default_factory=Usage)
@@ -82,6 +83,7 @@ def _values(outcome: Outcome, cost: int) -> dict[str, Any]:
         "provider_name": target.provider_name,
         "upstream_model": target.upstream_model,
         "streamed": outcome.streamed,
+        "api": str(outcome.api),
         "status": str(outcome.status),
         "http_status": outcome.http_status,
         "finish_reason": outcome.finish_reason[:32],

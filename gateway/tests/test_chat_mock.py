@@ -46,6 +46,7 @@ def test_echo_answers_the_last_user_message_with_usage_and_cost(customer, call_a
         6,
     )
     assert gen.api_key_id == customer.key.id and gen.streamed is False
+    assert gen.api == "chat"  # the API surface the request came in through
 
 
 def test_streaming_sends_chunks_then_usage_then_done(customer, call_api):
