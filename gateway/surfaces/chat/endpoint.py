@@ -11,6 +11,7 @@ catalog come from in-process caches (a cold lookup costs one thread hop).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -34,9 +35,51 @@ from gateway.pipeline.replies import Reply, error_reply, json_reply, to_django
 from gateway.providers.base import UpstreamError, Usage
 from gateway.routing import fallback, provider_prefs, ratelimit
 from gateway.routing import routes as routing
-from gateway.surfaces.chat.request import InvalidRequest, parse_json, read_body, validate
+from gateway.surfaces.chat.request import ChatRequest, InvalidRequest, parse_json, read_body, validate
 from gateway.surfaces.chat.stream import Relay, upstream_error_response
 from promptgrid.errors import error_response
+
+
+class Surface:
+    """What an API surface supplies to the one request pipeline (``handle_chat``): its
+    validated canonical request (a ``ChatRequest``), and how the answer, the stream and the
+    errors look on its wire. Chat completions is the default; others subclass it."""
+
+    api = "chat"  # Generation.api
+
+    def parse(self, raw: dict[str, Any]) -> ChatRequest:
+        return validate(raw)
+
+    def error(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        return error_reply(status, message, code=code, param=param, headers=headers)
+
+    def upstream_error(self, flight: Flight, error: UpstreamError) -> Reply:
+        return upstream_error_response(flight, error)
+
+    def answer(self, flight: Flight, completion: Any, cost: int) -> dict[str, Any]:
+        return {
+            "id": flight.generation_id,
+            "object": "chat.completion",
+            "created": flight.created,
+            "model": flight.target.model_slug,
+            "provider": flight.target.provider_name,
+            "choices": completion.choices,
+            "usage": usage_body(completion.usage, cost),
+        }
+
+    def relay(self, flight: Flight, items: Any) -> Relay:
+        return Relay(flight, items)
+
+
+CHAT = Surface()
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +94,7 @@ def _reject(
     param: str | None = None,
     key: KeyInfo | None = None,
     model: str = "",
+    surface: Surface = CHAT,
     **kw: Any,
 ) -> Reply:
     """An error before any hold: reported to telemetry (no provider, so no model label)."""
@@ -64,7 +108,7 @@ def _reject(
         latency_ms=(time.monotonic() - started) * 1000,
         error_kind=code or "",
     )
-    return error_reply(status, message, code=code, param=param, **kw)
+    return surface.error(status, message, code=code, param=param, **kw)
 
 
 @csrf_exempt
@@ -80,21 +124,22 @@ async def chat_completions(request: HttpRequest) -> HttpResponse | StreamingHttp
     return to_django(reply)
 
 
-async def handle_chat(authorization: str, read: Callable[[], bytes], request_id: str) -> Reply:
-    """One chat completion request: ``read`` returns the body (or raises InvalidRequest)."""
+async def handle_chat(
+    authorization: str, read: Callable[[], bytes], request_id: str, surface: Surface = CHAT
+) -> Reply:
+    """One request of any surface: ``read`` returns the body (or raises InvalidRequest)."""
     started = time.monotonic()
+    reject = functools.partial(_reject, request_id, started, surface=surface)
     try:
         key = await authenticate_bearer(authorization)
     except Unauthorized as exc:
-        return _reject(request_id, started, 401, str(exc), code="invalid_api_key")
+        return reject(401, str(exc), code="invalid_api_key")
     try:
         raw = parse_json(read())
-        chat = validate(raw)
+        chat = surface.parse(raw)
         prefs = provider_prefs.parse(raw.get("provider"))
     except InvalidRequest as exc:
-        return _reject(
-            request_id, started, exc.status, exc.message, param=exc.param, code="invalid_request", key=key
-        )
+        return reject(exc.status, exc.message, param=exc.param, code="invalid_request", key=key)
     try:
         routes = routing.resolve(await routing.current_snapshot(), chat, key)
         routes = provider_prefs.apply(routes, prefs)
@@ -106,9 +151,7 @@ async def handle_chat(authorization: str, read: Callable[[], bytes], request_id:
                 code="no_endpoints",
             )
     except routing.RouteError as exc:
-        return _reject(
-            request_id,
-            started,
+        return reject(
             exc.status,
             exc.message,
             param=exc.param,
@@ -119,9 +162,7 @@ async def handle_chat(authorization: str, read: Callable[[], bytes], request_id:
 
     decision = await ratelimit.check(key)
     if decision is not None and not decision.allowed:
-        return _reject(
-            request_id,
-            started,
+        return reject(
             429,
             f"Rate limit exceeded: {decision.scope} ({decision.limit}).",
             code="rate_limited",
@@ -146,7 +187,7 @@ async def handle_chat(authorization: str, read: Callable[[], bytes], request_id:
             generation_id=generation_id,
         )
     except holds.HoldRefused as exc:
-        return _reject(request_id, started, 402, exc.message, code=exc.code, key=key, model=chat.model)
+        return reject(402, exc.message, code=exc.code, key=key, model=chat.model)
     telemetry.hold_opened()
 
     flight = Flight(
@@ -158,18 +199,19 @@ async def handle_chat(authorization: str, read: Callable[[], bytes], request_id:
         max_tokens=reservation.max_tokens,
         started=started,
         request_id=request_id,
+        api=surface.api,
     )
     adapter = fallback.Failover(flight, routes, health)
     body = chat.upstream_body(max_tokens=reservation.max_tokens)
     extra_headers = {} if decision is None else decision.headers()
     if chat.stream:
-        relay = Relay(flight, adapter.stream(body).__aiter__())
+        relay = surface.relay(flight, adapter.stream(body).__aiter__())
         adapter.on_route = lambda r: relay.prefix.update(
             model=r.endpoint.target.model_slug, provider=r.endpoint.target.provider_name
         )
         response = await relay.open()
     else:
-        response = await _complete(flight, adapter, body)
+        response = await _complete(flight, adapter, body, surface)
     for name, value in extra_headers.items():
         response[name] = value
     return response
@@ -181,7 +223,7 @@ def _prompt_bound(chat: Any, route: routing.Route) -> int:
     return min(bound, context) if context else bound
 
 
-async def _complete(flight: Flight, adapter: Any, body: dict[str, Any]) -> Reply:
+async def _complete(flight: Flight, adapter: Any, body: dict[str, Any], surface: Surface) -> Reply:
     try:
         completion = await adapter.complete(body, flight.target)
     except UpstreamError as error:
@@ -196,7 +238,7 @@ async def _complete(flight: Flight, adapter: Any, body: dict[str, Any]) -> Reply
             error_kind=error.kind,
             produced_output=False,
         )
-        return upstream_error_response(flight, error)
+        return surface.upstream_error(flight, error)
     except asyncio.CancelledError:
         # The client hung up before the answer: nothing reached it, nothing is charged.
         await flight.finish(
@@ -222,7 +264,7 @@ async def _complete(flight: Flight, adapter: Any, body: dict[str, Any]) -> Reply
             error_kind=error.kind,
             produced_output=False,
         )
-        return upstream_error_response(flight, error)
+        return surface.upstream_error(flight, error)
     flight.mark_first_token()
     finish = str(completion.choices[0].get("finish_reason") or "") if completion.choices else ""
     text = None
@@ -237,13 +279,5 @@ async def _complete(flight: Flight, adapter: Any, body: dict[str, Any]) -> Reply
         upstream_id=completion.upstream_id,
         completion_text=text,
     )
-    payload = {
-        "id": flight.generation_id,
-        "object": "chat.completion",
-        "created": flight.created,
-        "model": flight.target.model_slug,
-        "provider": flight.target.provider_name,
-        "choices": completion.choices,
-        "usage": usage_body(completion.usage, cost),
-    }
+    payload = surface.answer(flight, completion, cost)
     return json_reply(payload, headers={"X-Generation-Id": flight.generation_id})

@@ -89,7 +89,7 @@ class Relay:
             await self._close_items()
             telemetry.upstream_error(provider=self.flight.target.provider_slug, kind=error.kind)
             await self._settle_error(error, http_status=error.status)
-            return upstream_error_response(self.flight, error)
+            return self.error_reply(error)
         headers = {**SSE_HEADERS, "X-Generation-Id": self.flight.generation_id}
         return Reply(200, headers=headers, stream=self.events(), content_type=EVENT_STREAM)
 
@@ -169,29 +169,40 @@ class Relay:
                 upstream_id=self.end.upstream_id if self.end else "",
                 completion_text=self._text(),
             )
-            yield (
-                b"data: "
-                + orjson.dumps({**self.prefix, "choices": [], "usage": usage_body(usage, cost)})
-                + b"\n\n"
-            )
-            yield DONE
+            for event in self.closing(usage, cost):
+                yield event
         except Exception as exc:
             error = _as_upstream_error(exc, self.flight)
             telemetry.upstream_error(provider=self.flight.target.provider_slug, kind=error.kind)
             await self._settle_error(error, http_status=200)
-            body = {
-                **self.prefix,
-                "error": {"message": error.message, "code": error.status, "type": error.kind},
-                "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "error"}],
-            }
-            yield b"data: " + orjson.dumps(body) + b"\n\n"
-            yield DONE
+            for event in self.failure(error):
+                yield event
         finally:
             # Reached on the client hanging up too (cancellation or aclose): stop the upstream
             # call, then bill what it produced. Settlement itself is shielded.
             if not self.flight.settled:
                 await self._abandon()
             telemetry.stream_closed()
+
+    # -- the surface's wire (chat completions here; other surfaces override these) -------------
+
+    def error_reply(self, error: UpstreamError) -> Reply:
+        """The answer when the upstream fails before the status line went out."""
+        return upstream_error_response(self.flight, error)
+
+    def closing(self, usage: Usage, cost: int) -> list[bytes]:
+        """The events after the last chunk: the usage chunk, then [DONE]."""
+        body = {**self.prefix, "choices": [], "usage": usage_body(usage, cost)}
+        return [b"data: " + orjson.dumps(body) + b"\n\n", DONE]
+
+    def failure(self, error: UpstreamError) -> list[bytes]:
+        """The events for a failure after the 200 went out."""
+        body = {
+            **self.prefix,
+            "error": {"message": error.message, "code": error.status, "type": error.kind},
+            "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "error"}],
+        }
+        return [b"data: " + orjson.dumps(body) + b"\n\n", DONE]
 
     def _text(self) -> str | None:
         return None if self.texts is None else "".join(self.texts)
