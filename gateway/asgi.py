@@ -36,12 +36,18 @@ from django.utils.module_loading import import_string
 
 from gateway.pipeline.replies import Reply, asgi_headers, error_reply
 from gateway.surfaces.chat import endpoint as chat
+from gateway.surfaces.messages import endpoint as messages
 from promptgrid.errors import error_body
 from promptgrid.observability.request_id import request_id_from_header, use_request_id
 
 logger = logging.getLogger(__name__)
 
 CHAT_PATH = "/api/v1/chat/completions"
+# Anthropic's Messages API, served from ASGI like chat.
+MESSAGES_PATHS = {
+    "/api/v1/messages": messages.handle_messages,
+    "/api/v1/messages/count_tokens": messages.handle_count_tokens,
+}
 
 # The other API paths that skip the site's middleware (through ``ApiHandler``).
 API_HANDLER_PATHS = frozenset({"/api/v1/generation"})
@@ -126,13 +132,29 @@ async def limit_body(app: Any, scope: dict[str, Any], receive: Any, send: Any) -
 
 async def serve_chat(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """The chat endpoint on ASGI: ``receive`` yields the whole body first (``limit_body``)."""
+    await _serve(chat.handle_chat, scope, receive, send)
+
+
+def serve_messages(scope: dict[str, Any], receive: Any, send: Any) -> Any:
+    """The Messages endpoints on ASGI (the key may come in ``x-api-key``)."""
+    return _serve(MESSAGES_PATHS[scope["path"]], scope, receive, send, x_api_key=True)
+
+
+async def _serve(
+    handler: Any, scope: dict[str, Any], receive: Any, send: Any, *, x_api_key: bool = False
+) -> None:
     authorization = ""
+    api_key = ""
     request_id = None
     for name, value in scope["headers"]:
         if name == b"authorization":
             authorization = value.decode("latin-1")
         elif name == b"x-request-id":
             request_id = value.decode("latin-1")
+        elif x_api_key and name == b"x-api-key":
+            api_key = value.decode("latin-1")
+    if x_api_key:
+        authorization = messages.authorization_of(api_key, authorization)
     request_id = request_id_from_header(request_id)
     use_request_id(request_id)
     if scope["method"] != "POST":
@@ -155,7 +177,7 @@ async def serve_chat(scope: dict[str, Any], receive: Any, send: Any) -> None:
     gone.add_done_callback(client_left)
     try:
         try:
-            reply = await chat.handle_chat(authorization, lambda: body, request_id)
+            reply = await handler(authorization, lambda: body, request_id)
         except Exception:
             logger.exception("chat request failed")
             reply = error_reply(500, "The gateway failed to handle this request.", code="internal_error")
@@ -215,6 +237,8 @@ def gateway_http(django_app: Any) -> Any:
             path = scope.get("path")
             if path == CHAT_PATH:
                 return await limit_body(serve_chat, scope, receive, send)
+            if path in MESSAGES_PATHS:
+                return await limit_body(serve_messages, scope, receive, send)
             if path in API_HANDLER_PATHS:
                 return await limit_body(api_app, scope, receive, send)
         return await django_app(scope, receive, send)

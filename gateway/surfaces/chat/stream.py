@@ -114,6 +114,11 @@ class Relay:
     # -- the body ------------------------------------------------------------------------------
 
     def _chunk(self, choices: list[dict[str, Any]]) -> bytes:
+        self._account(choices)
+        return b"data: " + orjson.dumps({**self.prefix, "choices": choices}) + b"\n\n"
+
+    def _account(self, choices: list[dict[str, Any]]) -> None:
+        """Count what a chunk produced (for billing a cut stream) and note its finish reason."""
         for choice in choices:
             delta = choice.get("delta") or {}
             content = delta.get("content")
@@ -130,7 +135,6 @@ class Relay:
                     self.flight.mark_first_token()
             if choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
-        return b"data: " + orjson.dumps({**self.prefix, "choices": choices}) + b"\n\n"
 
     def _usage(self) -> Usage:
         if self.end is not None and self.end.usage is not None:

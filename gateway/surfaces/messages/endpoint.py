@@ -1,0 +1,107 @@
+"""Anthropic's Messages API: ``POST /api/v1/messages`` and ``POST /api/v1/messages/count_tokens``.
+
+The request runs through the chat pipeline (``handle_chat``): key auth and limits,
+allowlists, routing and fallbacks, the hold, settlement, telemetry. This module only
+supplies the Messages surface: its request translated into the canonical one, and its
+answers, events and errors. Keys come in ``x-api-key`` (the SDK's default) or
+``Authorization: Bearer``; ``anthropic-version`` and ``anthropic-beta`` are accepted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from gateway.pipeline.auth import Unauthorized, authenticate_bearer
+from gateway.pipeline.flight import Flight
+from gateway.pipeline.replies import Reply, json_reply, to_django
+from gateway.pipeline.tokens import count_prompt_tokens
+from gateway.providers.base import Completion, UpstreamError
+from gateway.surfaces.chat.endpoint import Surface, handle_chat
+from gateway.surfaces.chat.request import ChatRequest, InvalidRequest, parse_json, read_body
+from gateway.surfaces.messages import answer
+from gateway.surfaces.messages.request import translate
+
+
+class MessagesSurface(Surface):
+    api = "messages"
+
+    def parse(self, raw: dict[str, Any]) -> ChatRequest:
+        return translate(raw)
+
+    def error(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        return answer.error_reply(status, message, headers)
+
+    def upstream_error(self, flight: Flight, error: UpstreamError) -> Reply:
+        return answer.upstream_error_reply(flight, error)
+
+    def answer(self, flight: Flight, completion: Completion, cost: int) -> dict[str, Any]:
+        return answer.message_payload(flight, completion, cost)
+
+    def relay(self, flight: Flight, items: Any) -> answer.MessagesRelay:
+        return answer.MessagesRelay(flight, items)
+
+
+MESSAGES = MessagesSurface()
+
+
+def authorization_of(x_api_key: str, authorization: str) -> str:
+    """The bearer header the pipeline authenticates: ``x-api-key`` wins when both are sent."""
+    return f"Bearer {x_api_key.strip()}" if x_api_key.strip() else authorization
+
+
+async def handle_messages(authorization: str, read: Callable[[], bytes], request_id: str) -> Reply:
+    return await handle_chat(authorization, read, request_id, MESSAGES)
+
+
+async def handle_count_tokens(authorization: str, read: Callable[[], bytes], request_id: str) -> Reply:
+    """A documented estimate: the gateway's deterministic prompt counter over the translated request."""
+    try:
+        key = await authenticate_bearer(authorization)
+    except Unauthorized as exc:
+        return answer.error_reply(401, str(exc))
+    try:
+        raw = parse_json(read())
+        raw.setdefault("max_tokens", 1)  # count_tokens takes no max_tokens
+        raw["stream"] = False
+        chat = translate(raw)
+    except InvalidRequest as exc:
+        return answer.error_reply(exc.status, exc.message)
+    del key  # any valid key may count; nothing is charged
+    return json_reply({"input_tokens": count_prompt_tokens(chat.messages, chat.tools)})
+
+
+def _headers(request: HttpRequest) -> str:
+    return authorization_of(request.headers.get("x-api-key", ""), request.headers.get("Authorization", ""))
+
+
+@csrf_exempt
+async def messages(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    """The Messages endpoint as a Django view (production serves it from ASGI)."""
+    if request.method != "POST":
+        return to_django(answer.error_reply(405, "Use POST.", {"Allow": "POST"}))
+    reply = await handle_messages(
+        _headers(request), lambda: read_body(request), getattr(request, "request_id", "")
+    )
+    return to_django(reply)
+
+
+@csrf_exempt
+async def count_tokens(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    if request.method != "POST":
+        return to_django(answer.error_reply(405, "Use POST.", {"Allow": "POST"}))
+    reply = await handle_count_tokens(
+        _headers(request), lambda: read_body(request), getattr(request, "request_id", "")
+    )
+    return to_django(reply)
