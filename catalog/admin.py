@@ -8,7 +8,7 @@ from django.db.models import Count, QuerySet, URLField
 from django.http import HttpRequest
 
 from catalog.forms import ProviderAdminForm
-from catalog.models import Endpoint, Model, Provider
+from catalog.models import Endpoint, Model, ModelAlias, Provider
 
 PRICE_FIELDS = ("input_price", "output_price", "cache_read_price", "cache_write_price", "request_price")
 
@@ -72,6 +72,12 @@ class EndpointInline(admin.TabularInline):
     )
 
 
+class ModelAliasInline(admin.TabularInline):
+    model = ModelAlias
+    extra = 0
+    fields = ("name", "kind")
+
+
 class ProviderListFilter(admin.SimpleListFilter):
     title = "provider"
     parameter_name = "provider"
@@ -91,7 +97,7 @@ class ModelAdmin(admin.ModelAdmin):
     list_filter = ("enabled", ProviderListFilter)
     search_fields = ("slug", "name", "description")
     list_editable = ("enabled",)
-    inlines = [EndpointInline]
+    inlines = [EndpointInline, ModelAliasInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Model]:
         return super().get_queryset(request).annotate(_endpoints=Count("endpoints"))
@@ -108,4 +114,13 @@ class EndpointAdmin(admin.ModelAdmin):
     list_filter = ("provider", "enabled", "model__enabled")
     search_fields = ("model__slug", "model__name", "upstream_model", "provider__slug")
     list_select_related = ("model", "provider")
+    autocomplete_fields = ("model",)
+
+
+@admin.register(ModelAlias)
+class ModelAliasAdmin(admin.ModelAdmin):
+    list_display = ("name", "model", "kind")
+    list_filter = ("kind",)
+    search_fields = ("name", "model__slug")
+    list_select_related = ("model",)
     autocomplete_fields = ("model",)

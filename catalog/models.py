@@ -109,3 +109,25 @@ class Endpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model.slug} via {self.provider.slug}"
+
+
+class ModelAlias(models.Model):
+    """Another name a request may use for a model: a common alias, a dated snapshot
+    id, or a retired name whose requests get a 404 naming ``model`` as the closest
+    current one. Matching ignores case."""
+
+    class Kind(models.TextChoices):
+        ALIAS = "alias", "Alias"
+        SNAPSHOT = "snapshot", "Dated snapshot"
+        RETIRED = "retired", "Retired (404 naming this model)"
+
+    name = models.CharField(max_length=200, unique=True, help_text="e.g. claude-sonnet-4-5-20250929")
+    model = models.ForeignKey(Model, on_delete=models.CASCADE, related_name="aliases")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.ALIAS)
+
+    class Meta:
+        ordering = ["model", "kind", "name"]
+        verbose_name_plural = "model aliases"
+
+    def __str__(self) -> str:
+        return f"{self.name} -> {self.model.slug}"

@@ -11,11 +11,13 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from catalog.models import Endpoint, Model, Provider
+from catalog.models import Endpoint, Model, ModelAlias, Provider
 from catalog.selectors import EndpointChange
 from catalog.snapshot import publish_change
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "models.json"
+NAMES_FILE = DATA_FILE.with_name("names.json")
+_NAME_KINDS = {"aliases": "alias", "snapshots": "snapshot", "retired": "retired"}
 
 _PRICE_KEYS = {
     "input": "input_price",
@@ -42,12 +44,13 @@ class SeedReport:
     models_refreshed: int = 0
     endpoints_created: int = 0
     endpoints_repriced: int = 0
+    aliases_created: int = 0
 
     def __str__(self) -> str:
         return (
             f"providers created: {self.providers_created}, models created: {self.models_created}, "
             f"models refreshed: {self.models_refreshed}, endpoints created: {self.endpoints_created}, "
-            f"endpoints repriced: {self.endpoints_repriced}"
+            f"endpoints repriced: {self.endpoints_repriced}, aliases created: {self.aliases_created}"
         )
 
 
@@ -73,7 +76,11 @@ def _prices(item: dict[str, Any]) -> dict[str, Decimal]:
 
 @transaction.atomic
 def catalog_seed(
-    *, data: dict[str, Any] | None = None, reset_prices: bool = False, refresh_models: bool = False
+    *,
+    data: dict[str, Any] | None = None,
+    names: dict[str, Any] | None = None,
+    reset_prices: bool = False,
+    refresh_models: bool = False,
 ) -> SeedReport:
     """Create the shipped providers, models and endpoints that are missing.
 
@@ -126,7 +133,24 @@ def catalog_seed(
                     setattr(endpoint, name, prices[name])
                 endpoint.save(update_fields=[*stale, "updated_at"])
                 report.endpoints_repriced += 1
+    report.aliases_created = _seed_names(names if names is not None else catalog_data(NAMES_FILE))
     return report
+
+
+def _seed_names(names: dict[str, Any]) -> int:
+    """Create the shipped aliases that are missing (an operator's edits and deletions of
+    existing ones are kept; names of models not in the catalog are skipped)."""
+    slugs = {slug for group in _NAME_KINDS for slug in names.get(group, {}).values()}
+    models = {m.slug: m for m in Model.objects.filter(slug__in=slugs)}
+    taken = {n.lower() for n in ModelAlias.objects.values_list("name", flat=True)}
+    created = 0
+    for group, kind in _NAME_KINDS.items():
+        for name, slug in names.get(group, {}).items():
+            if slug in models and name.lower() not in taken:
+                ModelAlias.objects.create(name=name, model=models[slug], kind=kind)
+                taken.add(name.lower())
+                created += 1
+    return created
 
 
 @transaction.atomic

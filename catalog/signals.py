@@ -4,13 +4,14 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from catalog.models import Endpoint, Model, Provider
+from catalog.models import Endpoint, Model, ModelAlias, Provider
 from catalog.snapshot import invalidate_local, publish_change
 
 
 @receiver([post_save, post_delete], sender=Provider)
 @receiver([post_save, post_delete], sender=Model)
 @receiver([post_save, post_delete], sender=Endpoint)
+@receiver([post_save, post_delete], sender=ModelAlias)
 def catalog_changed(**kwargs: object) -> None:
     invalidate_local()
     # Bump after commit: a process that saw the new version before the write was

@@ -56,6 +56,15 @@ class ModelInfo:
     # The endpoint that prices and limits the model in listings: the first routable
     # one, else the first enabled one even if its provider has no key yet.
     listing: EndpointInfo | None = None
+    aliases: tuple[str, ...] = ()  # other names that reach it (aliases and dated snapshots)
+
+
+@dataclass(frozen=True)
+class NameEntry:
+    """What a typed model name means: one model, several (ambiguous), or a retired name."""
+
+    slugs: tuple[str, ...]
+    retired: bool = False
 
 
 @dataclass
@@ -64,6 +73,16 @@ class CatalogSnapshot:
     version: Any
     built_at: float
     extra: dict[str, Any] = field(default_factory=dict)  # memoised derived payloads
+    # Names other than exact catalog ids, as typed and folded to lower case (see names_index).
+    names: dict[str, NameEntry] = field(default_factory=dict)
+    folded: dict[str, NameEntry] = field(default_factory=dict)
+
+    def lookup(self, name: str) -> NameEntry | None:
+        """O(1): an exact catalog id, else an alias, bare upstream name or dated id, else the
+        same ignoring case."""
+        if name in self.models:
+            return NameEntry((name,))
+        return self.names.get(name) or self.folded.get(name.lower())
 
 
 _snapshot: CatalogSnapshot | None = None
@@ -96,12 +115,42 @@ def _routable(protocol: str, api_key: str) -> bool:
     return protocol == "mock" or bool(api_key)
 
 
+def names_index(
+    slugs: list[str], bare: dict[str, set[str]], aliases: list[tuple[str, str, str]]
+) -> tuple[dict[str, NameEntry], dict[str, NameEntry]]:
+    """Exact and case-folded name tables. Later kinds overwrite earlier ones, so the
+    order of precedence is: catalog id, alias, bare upstream name, dated snapshot, retired."""
+    layers: list[list[tuple[str, NameEntry]]] = [
+        [(name, NameEntry((slug,), retired=True)) for name, slug, kind in aliases if kind == "retired"],
+        [(name, NameEntry((slug,))) for name, slug, kind in aliases if kind == "snapshot"],
+        [(name, NameEntry(tuple(sorted(owners)))) for name, owners in bare.items()],
+        [(name, NameEntry((slug,))) for name, slug, kind in aliases if kind == "alias"],
+        [(slug, NameEntry((slug,))) for slug in slugs],
+    ]
+    exact: dict[str, NameEntry] = {}
+    folded: dict[str, NameEntry] = {}
+    for layer in layers:
+        folded_layer: dict[str, NameEntry] = {}
+        for name, entry in layer:
+            exact[name] = entry
+            prior = folded_layer.get(name.lower())
+            if prior is not None and prior.slugs != entry.slugs:
+                # Two names of one kind differing only in case: ambiguous when folded.
+                entry = NameEntry(tuple(sorted({*prior.slugs, *entry.slugs})), entry.retired)
+            folded_layer[name.lower()] = entry
+        folded.update(folded_layer)
+    for slug in slugs:
+        exact.pop(slug, None)  # served from ``models`` directly
+    return exact, folded
+
+
 def build_snapshot(version: Any = None) -> CatalogSnapshot:
-    from catalog.models import Endpoint, Model
+    from catalog.models import Endpoint, Model, ModelAlias
 
     models: dict[str, ModelInfo] = {}
     endpoints_by_model: dict[int, list[EndpointInfo]] = {}
     listing_by_model: dict[int, EndpointInfo] = {}
+    bare: dict[str, set[str]] = {}
     rows = (
         Endpoint.objects.filter(enabled=True, provider__enabled=True, model__enabled=True)
         .select_related("provider", "model")
@@ -135,8 +184,18 @@ def build_snapshot(version: Any = None) -> CatalogSnapshot:
             context_length=ep.context_length or model.context_length,
         )
         listing_by_model.setdefault(model.id, info)
+        # A bare name reaches a model through its upstream name or its id without the author.
+        for bare_name in (ep.upstream_model, model.slug.split("/", 1)[-1]):
+            bare.setdefault(bare_name, set()).add(model.slug)
         if _routable(ep.provider.protocol, api_key):
             endpoints_by_model.setdefault(model.id, []).append(info)
+    alias_rows = list(
+        ModelAlias.objects.filter(model__enabled=True).values_list("name", "model__slug", "kind")
+    )
+    shown: dict[str, list[str]] = {}
+    for name, slug, kind in alias_rows:
+        if kind != ModelAlias.Kind.RETIRED:
+            shown.setdefault(slug, []).append(name)
     for model in Model.objects.filter(enabled=True).order_by("slug"):
         routable = tuple(endpoints_by_model.get(model.id, ()))
         models[model.slug] = ModelInfo(
@@ -152,8 +211,13 @@ def build_snapshot(version: Any = None) -> CatalogSnapshot:
             output_modalities=tuple(model.output_modalities or ("text",)),
             created=int(model.created_at.timestamp()),
             listing=routable[0] if routable else listing_by_model.get(model.id),
+            aliases=tuple(sorted(shown.get(model.slug, ()))),
         )
-    return CatalogSnapshot(models=models, version=version, built_at=time.monotonic())
+    bare = {name: owners & models.keys() for name, owners in bare.items()}
+    exact, folded = names_index(list(models), {n: o for n, o in bare.items() if o}, alias_rows)
+    return CatalogSnapshot(
+        models=models, version=version, built_at=time.monotonic(), names=exact, folded=folded
+    )
 
 
 def get_snapshot() -> CatalogSnapshot:

@@ -138,5 +138,7 @@ def model_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "model": row.model,
             "api_base": f"{settings.SITE_URL}/api/v1",
             "capability_names": CAPABILITIES,
+            # Names a request may use instead of the id (retired names are not offered).
+            "aliases": [a.name for a in row.model.aliases.exclude(kind="retired").order_by("name")],
         },
     )

@@ -35,7 +35,19 @@ def _inline_form(model: Model) -> dict[str, str]:
         "endpoints-INITIAL_FORMS": str(model.endpoints.count()),
         "endpoints-MIN_NUM_FORMS": "0",
         "endpoints-MAX_NUM_FORMS": "1000",
+        "aliases-TOTAL_FORMS": str(model.aliases.count()),
+        "aliases-INITIAL_FORMS": str(model.aliases.count()),
+        "aliases-MIN_NUM_FORMS": "0",
+        "aliases-MAX_NUM_FORMS": "1000",
     }
+    for i, alias in enumerate(model.aliases.all()):
+        prefix = f"aliases-{i}-"
+        data |= {
+            prefix + "id": str(alias.pk),
+            prefix + "model": str(model.pk),
+            prefix + "name": alias.name,
+            prefix + "kind": alias.kind,
+        }
     for i, ep in enumerate(model.endpoints.all()):
         prefix = f"endpoints-{i}-"
         data |= {

@@ -16,8 +16,12 @@ from django.conf import settings
 from accounts.keyauth import KeyInfo
 from catalog import snapshot as catalog_snapshot
 from catalog.snapshot import CatalogSnapshot, EndpointInfo, ModelInfo
+from gateway.routing import observed
 from gateway.surfaces.chat.request import ChatRequest
 from promptgrid.db import db_call
+
+# OpenRouter's model variants this gateway serves (``openai/gpt-4o:nitro``).
+VARIANTS = ("nitro", "floor", "thinking")
 
 
 class RouteError(Exception):
@@ -47,25 +51,94 @@ def _allowed(key: KeyInfo, slug: str) -> bool:
     return not key.allowed_models or slug in key.allowed_models
 
 
+def _model_named(snapshot: CatalogSnapshot, name: str) -> tuple[ModelInfo | None, str]:
+    """The model a typed name means, and its variant suffix ("" when none)."""
+    variant = ""
+    entry = snapshot.lookup(name)
+    if entry is None and ":" in name:
+        base, variant = name.rsplit(":", 1)
+        entry = snapshot.lookup(base)
+        if entry is not None and variant.lower() not in VARIANTS:
+            raise RouteError(
+                400,
+                f"Unknown model variant ':{variant}' in {name}; supported: "
+                + ", ".join(f":{v}" for v in VARIANTS)
+                + ".",
+                param="model",
+                code="invalid_model_variant",
+            )
+        variant = variant.lower()
+    if entry is None:
+        return None, ""
+    if entry.retired:
+        raise RouteError(
+            404,
+            f"{name} has been retired; the closest current model is {entry.slugs[0]}.",
+            param="model",
+            code="model_retired",
+        )
+    if len(entry.slugs) > 1:
+        raise RouteError(
+            400,
+            f"{name} is ambiguous: it names {', '.join(entry.slugs)}. Use one of these ids.",
+            param="model",
+            code="ambiguous_model",
+        )
+    return snapshot.models[entry.slugs[0]], variant
+
+
+def _throughput(route: Route) -> tuple[bool, float]:
+    figures = observed.figures(route.endpoint.target.endpoint_id)
+    return (figures.throughput is None, -(figures.throughput or 0.0))
+
+
+def _price(route: Route) -> tuple[object, ...]:
+    endpoint = route.endpoint
+    return (endpoint.input_price + endpoint.output_price, endpoint.request_price)
+
+
+def _with_variant(routes: list[Route], variant: str, request: ChatRequest) -> list[Route]:
+    """``:nitro`` fastest observed first, ``:floor`` cheapest first (stable: priority breaks
+    ties); ``:thinking`` asks for reasoning when the model takes it and the request did not say."""
+    if variant == "nitro":
+        return sorted(routes, key=_throughput)
+    if variant == "floor":
+        return sorted(routes, key=_price)
+    if variant == "thinking" and routes:
+        params = routes[0].model.supported_parameters
+        if ("reasoning" in params or "reasoning_effort" in params) and not (
+            "reasoning" in request.params or "reasoning_effort" in request.params
+        ):
+            request.params["reasoning"] = {"enabled": True}
+    return routes
+
+
 def resolve(snapshot: CatalogSnapshot, request: ChatRequest, key: KeyInfo) -> list[Route]:
-    """Endpoints to try, in order; raises RouteError (403, 404, 503) when there are none."""
+    """Endpoints to try, in order; raises RouteError (400, 403, 404, 503) when there are none.
+
+    Names resolve as people type them (``snapshot.lookup``): bare upstream names, aliases,
+    dated snapshot ids, any case, with an OpenRouter variant suffix.
+    """
     if key.is_management:
         raise RouteError(403, "Management keys cannot call models; use a standard API key.", code="forbidden")
-    slugs = request.models or [request.model]
-    if request.model not in slugs:
-        slugs = [request.model, *slugs]
+    names = request.models or [request.model]
+    if request.model not in names:
+        names = [request.model, *names]
     routes: list[Route] = []
     forbidden: list[str] = []
     known = False
-    for slug in slugs:
-        model = snapshot.models.get(slug)
-        if model is None:
+    seen: set[str] = set()
+    for name in names:
+        model, variant = _model_named(snapshot, name)
+        if model is None or model.slug in seen:
             continue
+        seen.add(model.slug)
         known = True
-        if not _allowed(key, slug):
-            forbidden.append(slug)
+        if not _allowed(key, model.slug):
+            forbidden.append(model.slug)
             continue
-        routes.extend(Route(model=model, endpoint=endpoint) for endpoint in model.endpoints)
+        group = [Route(model=model, endpoint=endpoint) for endpoint in model.endpoints]
+        routes.extend(_with_variant(group, variant, request))
     if routes:
         return routes
     if forbidden:
