@@ -36,6 +36,7 @@ from django.utils.module_loading import import_string
 
 from gateway.pipeline.replies import Reply, asgi_headers, error_reply
 from gateway.surfaces.chat import endpoint as chat
+from gateway.surfaces.messages import answer as messages_answer
 from gateway.surfaces.messages import endpoint as messages
 from promptgrid.errors import error_body
 from promptgrid.observability.request_id import request_id_from_header, use_request_id
@@ -158,7 +159,10 @@ async def _serve(
     request_id = request_id_from_header(request_id)
     use_request_id(request_id)
     if scope["method"] != "POST":
-        return await _send_reply(send, error_reply(405, "Use POST.", headers={"Allow": "POST"}), request_id)
+        refusal = error_reply(405, "Use POST.", headers={"Allow": "POST"})
+        if x_api_key:
+            refusal = messages_answer.error_reply(405, "Use POST.", {"Allow": "POST"})
+        return await _send_reply(send, refusal, request_id)
     message = await receive()
     body = message.get("body", b"")
     # The request runs in this task; a watcher cancels it if the client leaves first (no task
@@ -180,7 +184,12 @@ async def _serve(
             reply = await handler(authorization, lambda: body, request_id)
         except Exception:
             logger.exception("chat request failed")
-            reply = error_reply(500, "The gateway failed to handle this request.", code="internal_error")
+            failed = "The gateway failed to handle this request."
+            reply = (
+                messages_answer.error_reply(500, failed)
+                if x_api_key
+                else error_reply(500, failed, code="internal_error")
+            )
         if reply.stream is None:
             await _send_reply(send, reply, request_id)
         else:

@@ -239,3 +239,53 @@ def test_bearer_auth_and_anthropic_headers_are_accepted_and_count_tokens_estimat
     )
     assert 0 < short.input_tokens < long.input_tokens
     assert customer.balance() == before  # counting is free
+
+
+@pytest.mark.parametrize("behaviour", ["usage", {"kind": "tool", "calls": 2, "text": "Checking."}])
+def test_streamed_thinking_and_tool_use_accumulate_like_the_plain_call(world, behaviour):
+    customer, client, _, fake = world
+    request = {
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 2000,
+        "tools": [WEATHER],
+        "messages": [{"role": "user", "content": "Weather in Paris and Rome?"}],
+    }
+    fake.push(behaviour)
+    plain = client.messages.create(**request)
+    fake.push(behaviour)
+    before = customer.balance()
+
+    with client.messages.stream(**request) as stream:
+        streamed = stream.get_final_message()
+
+    assert [b.model_dump() for b in streamed.content] == [b.model_dump() for b in plain.content]
+    assert streamed.stop_reason == plain.stop_reason
+    assert streamed.usage.model_dump() == plain.usage.model_dump()
+    assert {b.type for b in plain.content} >= {"text"}
+    gen = _generation(streamed.id)
+    assert before - customer.balance() == gen.cost_nanos > 0
+
+
+def test_a_failure_after_the_stream_began_is_an_error_event_and_bills_what_was_produced(world):
+    customer, client, _, fake = world
+    fake.push("error_event")
+    before = customer.balance()
+
+    with pytest.raises(anthropic.APIStatusError) as failed:
+        with client.messages.stream(
+            model="claude-sonnet-4-5", max_tokens=100, messages=[{"role": "user", "content": "hello"}]
+        ) as stream:
+            for _ in stream:
+                pass
+
+    assert failed.value.body["error"]["type"] == "overloaded_error"
+    gen = Generation.objects.get(api="messages", status="error")
+    assert before - customer.balance() == gen.cost_nanos
+    assert customer.held() == 0
+
+
+def test_a_get_is_refused_in_anthropics_shape(world):
+    _, _, url, _ = world
+    refused = httpx.get(f"{url}/api/v1/messages")
+    assert refused.status_code == 405
+    assert refused.json()["error"]["type"] == "invalid_request_error"
