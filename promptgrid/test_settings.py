@@ -8,6 +8,8 @@ os.environ.setdefault("AUTH_CACHE_SECONDS", "0")
 os.environ.setdefault("CATALOG_CACHE_SECONDS", "0")
 # Threads (channels, live servers) close their connections after each use, so the test DB can be dropped.
 os.environ.setdefault("DB_CONN_MAX_AGE", "0")
+# A pooled connection outlives the test's transaction; the suite uses plain connections.
+os.environ.setdefault("DB_POOL_SIZE", "0")
 # Tests wrap each test in a transaction: the API's queries must run on the test's connection.
 os.environ.setdefault("GATEWAY_DB_SHARED_THREADS", "false")
 # The async pool has connections of its own; tests that want it turn it on (and commit their data).
