@@ -172,6 +172,17 @@ def _assistant_turn(content: Any, param: str) -> dict[str, Any]:
     return message
 
 
+def _system_parts(content: Any, param: str) -> list[dict[str, Any]]:
+    parts = []
+    for i, block in enumerate(_blocks(content, param)):
+        if block.get("type") != "text":
+            raise _fail(f"{param}.{i}.type", "system blocks must be text")
+        parts.append(
+            _keep_cache({"type": "text", "text": _str(block.get("text"), f"{param}.{i}.text")}, block)
+        )
+    return parts
+
+
 def _tools(tools: Any) -> list[dict[str, Any]]:
     if not isinstance(tools, list):
         raise _fail("tools", "expected an array")
@@ -234,13 +245,7 @@ def translate(body: dict[str, Any]) -> ChatRequest:
     messages: list[dict[str, Any]] = []
     system = body.get("system")
     if system is not None:
-        parts = []
-        for i, block in enumerate(_blocks(system, "system")):
-            if block.get("type") != "text":
-                raise _fail(f"system.{i}.type", "system blocks must be text")
-            parts.append(
-                _keep_cache({"type": "text", "text": _str(block.get("text"), f"system.{i}.text")}, block)
-            )
+        parts = _system_parts(system, "system")
         messages.append({"role": "system", "content": parts})
     for i, message in enumerate(raw_messages):
         p = f"messages.{i}"
@@ -250,8 +255,12 @@ def translate(body: dict[str, Any]) -> ChatRequest:
             messages.extend(_user_turn(message.get("content"), f"{p}.content"))
         elif role == "assistant":
             messages.append(_assistant_turn(message.get("content"), f"{p}.content"))
+        elif role == "system":  # Claude Code sends mid-conversation system turns
+            messages.append(
+                {"role": "system", "content": _system_parts(message.get("content"), f"{p}.content")}
+            )
         else:
-            raise _fail(f"{p}.role", "must be user or assistant")
+            raise _fail(f"{p}.role", "must be user, assistant or system")
 
     chat: dict[str, Any] = {
         "model": catalog_model(model),

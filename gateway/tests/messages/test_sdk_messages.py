@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+from pathlib import Path
+
 import anthropic
 import httpx
 import pytest
@@ -289,3 +294,57 @@ def test_a_get_is_refused_in_anthropics_shape(world):
     refused = httpx.get(f"{url}/api/v1/messages")
     assert refused.status_code == 405
     assert refused.json()["error"]["type"] == "invalid_request_error"
+
+
+CLAUDE = Path(__file__).resolve().parents[3] / ".tools" / "claude-code" / "node_modules" / ".bin" / "claude"
+
+
+def _claude_code() -> Path:
+    """Claude Code from the npm registry, into the git-ignored .tools folder (once)."""
+    if not CLAUDE.exists():
+        folder = CLAUDE.parents[2]
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            subprocess.run(
+                ["npm", "install", "--no-audit", "--no-fund", "@anthropic-ai/claude-code"],
+                cwd=folder,
+                check=True,
+                capture_output=True,
+                timeout=300,
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            pytest.skip(f"Claude Code could not be installed from the npm registry: {exc}")
+    return CLAUDE
+
+
+def test_claude_code_completes_a_prompt_through_promptgrid_billed(world, tmp_path):
+    customer, _, url, _ = world
+    claude = _claude_code()
+    before = customer.balance()
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "ANTHROPIC_BASE_URL": f"{url}/api",
+        "ANTHROPIC_AUTH_TOKEN": customer.secret,
+        "ANTHROPIC_MODEL": "mock/echo",
+        "ANTHROPIC_SMALL_FAST_MODEL": "mock/echo",
+        "ANTHROPIC_DEFAULT_HAIKU_MODEL": "mock/echo",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_AUTOUPDATER": "1",
+    }
+
+    done = subprocess.run(
+        [str(claude), "-p", "Reply with the word pineapple", "--output-format", "json"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 0, done.stderr + done.stdout
+    result = json.loads(done.stdout)
+    assert result["is_error"] is False and "pineapple" in result["result"]
+    generations = Generation.objects.filter(api="messages", status="success")
+    assert generations.exists()
+    assert before - customer.balance() == sum(g.cost_nanos for g in generations) > 0
