@@ -71,6 +71,18 @@ class CurrentKeyView(APIView):
             "is_provisioning_key": key.is_management,
             "rate_limit": rate_limit_out(key),
             "allowed_models": list(key.allowed_models or []),
+            "allowed_data_regions": ["global"],
+            "budgets": [],
+            "byok_usage": 0.0,
+            "byok_usage_daily": 0.0,
+            "byok_usage_weekly": 0.0,
+            "byok_usage_monthly": 0.0,
+            "include_byok_in_limit": False,
+            "creator_user_id": str(key.user_id),
+            "effective_budget": None,
+            "free_model_daily_requests": {"limit": 0, "remaining": 0, "used": 0},
+            "organization_id": None,
+            "workspace_id": None,
         }
         return Response(CurrentKeySerializer({"data": data}).data)
 

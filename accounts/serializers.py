@@ -132,6 +132,20 @@ class CurrentKeyDataSerializer(serializers.Serializer):
     is_provisioning_key = serializers.BooleanField(help_text="OpenRouter's old name of is_management_key.")
     rate_limit = serializers.DictField()
     allowed_models = serializers.ListField(child=serializers.CharField())
+    # The rest of OpenRouter's key metadata, required by its SDK; no BYOK, budgets,
+    # workspaces or free tier here, so zeros, empty lists and nulls.
+    allowed_data_regions = serializers.ListField(child=serializers.CharField())
+    budgets = serializers.ListField(child=serializers.DictField())
+    byok_usage = serializers.FloatField()
+    byok_usage_daily = serializers.FloatField()
+    byok_usage_weekly = serializers.FloatField()
+    byok_usage_monthly = serializers.FloatField()
+    include_byok_in_limit = serializers.BooleanField()
+    creator_user_id = serializers.CharField(allow_null=True)
+    effective_budget = serializers.DictField(allow_null=True)
+    free_model_daily_requests = serializers.DictField()
+    organization_id = serializers.CharField(allow_null=True)
+    workspace_id = serializers.CharField(allow_null=True)
 
 
 class CurrentKeySerializer(serializers.Serializer):

@@ -71,6 +71,8 @@ class Surface:
             "created": flight.created,
             "model": flight.target.model_slug,
             "provider": flight.target.provider_name,
+            # Required by OpenRouter's SDK; a string (none known: empty) as OpenAI's spec types it.
+            "system_fingerprint": "",
             "choices": completion.choices,
             "usage": usage_body(completion.usage, cost),
         }

@@ -73,6 +73,8 @@ class Relay:
             "created": flight.created,
             "model": flight.target.model_slug,
             "provider": flight.target.provider_name,
+            # Required by OpenRouter's SDK; a string (none known: empty) as OpenAI's spec types it.
+            "system_fingerprint": "",
         }
 
     # -- opening: hold the status line back until the upstream answers ------------------------
