@@ -181,3 +181,16 @@ async def test_csv_export_streams_under_asgi_without_buffering(async_client):
     rows = list(csv.DictReader(io.StringIO(body)))
     assert len(rows) == 1_205
     assert sorted(int(r["cost_nanos"]) for r in rows) == list(range(1_205))
+
+
+def test_activity_shows_which_api_surface_a_request_used(client, user):
+    messages = GenerationFactory(user=user, api="messages", model_slug="a/claude")
+    GenerationFactory(user=user, model_slug="a/chat")  # chat completions: no label
+    body = client.get("/activity/").content.decode()
+    assert body.count('title="API surface"') == 1 and "Messages" in body
+    detail = client.get(f"/activity/{messages.id}/").content.decode()
+    assert "<dt>API</dt><dd>Messages</dd>" in detail
+    rows = list(
+        csv.DictReader(io.StringIO(b"".join(client.get("/activity/export.csv").streaming_content).decode()))
+    )
+    assert sorted(r["api"] for r in rows) == ["chat", "messages"]
