@@ -3,8 +3,8 @@
 Closed: requests go through; each retryable failure (connect, timeout, 429, 5xx,
 overloaded) adds one to the endpoint's count of consecutive failures, and a success
 clears it. Open: after ``CIRCUIT_FAILURE_THRESHOLD`` consecutive failures the endpoint
-is skipped for ``CIRCUIT_COOLDOWN_SECONDS`` — while other endpoints remain; a request
-with nowhere else to go still tries it. Half-open: after the cool-down, one request
+is skipped for ``CIRCUIT_COOLDOWN_SECONDS``; a request whose every candidate is open is
+answered 503 at once (``reopens_in`` gives its Retry-After). Half-open: after the cool-down, one request
 (one per cool-down, across all processes) is let through as a probe; its success closes
 the circuit, its failure opens it again at once.
 
@@ -139,6 +139,25 @@ def _redis() -> Any:
         client._pg_fail = client.register_script(_FAIL_LUA)
         _redis_by_loop[loop] = client
     return client
+
+
+async def reopens_in(endpoint_ids: list[int]) -> float:
+    """Seconds until the first of these endpoints takes a half-open probe again."""
+    if settings.REDIS_URL:
+        client = _redis()
+        waits = []
+        for endpoint_id in endpoint_ids:
+            _fails, open_key, probe_key = _keys(endpoint_id)
+            ttls = [await client.pttl(open_key), await client.pttl(probe_key)]
+            waits.append(max(0, *ttls) / 1000)
+        return min(waits, default=0.0)
+    now = time.monotonic()
+    waits = []
+    for endpoint_id in endpoint_ids:
+        state = _memory.states.get(endpoint_id)
+        if state is not None:
+            waits.append(max(0.0, state.open_until - now, state.probe_until - now))
+    return min(waits, default=0.0)
 
 
 def reset() -> None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
@@ -46,15 +47,20 @@ T = TypeVar("T")
 
 
 async def usable(routes: list[Route]) -> tuple[list[Route], dict[int, int]]:
-    """Drop endpoints whose circuit is open while others remain; returns routes and their states.
+    """Drop endpoints whose circuit is open; returns the routes left (maybe none) and their states.
 
-    A single candidate is not checked: there is nothing to skip to.
+    A lone candidate is checked too: with its circuit open, the request is refused at once
+    rather than sent to an endpoint known to be failing.
     """
-    if len(routes) < 2:
-        return routes, {}
     states = await circuit.states([r.endpoint.target.endpoint_id for r in routes])
     kept = [r for r in routes if states.get(r.endpoint.target.endpoint_id) != circuit.OPEN]
-    return (kept or routes), states
+    return kept, states
+
+
+async def retry_after(routes: list[Route]) -> int:
+    """Whole seconds (at least 1) until one of ``routes`` takes a half-open probe."""
+    wait = await circuit.reopens_in([r.endpoint.target.endpoint_id for r in routes])
+    return max(1, math.ceil(wait))
 
 
 def hold_route(routes: list[Route]) -> Route:
@@ -127,15 +133,18 @@ class Failover:
                     result = await call(route)
                 except UpstreamError as error:
                     self._record(route, error.kind, started, error.native_status or error.status)
+                    opened = False
                     if error.retryable:
-                        await circuit.record_failure(endpoint_id)
+                        opened = (
+                            await circuit.record_failure(endpoint_id) >= settings.CIRCUIT_FAILURE_THRESHOLD
+                        )
                     last = error
                     if not retry.may_fall_back(error) or calls >= settings.ROUTING_MAX_ATTEMPTS:
                         raise
                     retries += 1
-                    delay = retry.retry_delay(error, retries)
+                    delay = None if opened else retry.retry_delay(error, retries)
                     if delay is None:
-                        break  # the next endpoint
+                        break  # the next endpoint (no retry against an open circuit)
                     provider = route.endpoint.target.provider_slug
                     logger.info("retrying %s after %s in %.2fs", provider, error.kind, delay)
                     await asyncio.sleep(delay)

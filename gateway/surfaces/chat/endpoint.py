@@ -174,7 +174,18 @@ async def handle_chat(
         )
 
     # Endpoints with an open circuit are skipped; the hold covers the dearest one left.
+    candidates = routes
     routes, health = await fallback.usable(routes)
+    if not routes:
+        wait = await fallback.retry_after(candidates)
+        return reject(
+            503,
+            "Every provider for this model is failing; try again later.",
+            code="provider_unavailable",
+            key=key,
+            model=chat.model,
+            headers={"Retry-After": str(wait)},
+        )
     route = fallback.hold_route(routes)
     generation_id = new_generation_id()
     try:
