@@ -348,3 +348,71 @@ def test_claude_code_completes_a_prompt_through_promptgrid_billed(world, tmp_pat
     generations = Generation.objects.filter(api="messages", status="success")
     assert generations.exists()
     assert before - customer.balance() == sum(g.cost_nanos for g in generations) > 0
+
+
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+
+
+def test_blocks_reach_an_anthropic_model_as_anthropic_sent_them(world):
+    _, client, _, fake = world
+    client.messages.create(
+        model="claude-sonnet-4-5",
+        max_tokens=50,
+        system=[{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}],
+        stop_sequences=["END"],
+        extra_body={"top_k": 5},
+        metadata={"user_id": "user-7"},
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG}},
+                    {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.png"}},
+                    {
+                        "type": "document",
+                        "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0="},
+                    },
+                    {"type": "text", "text": "Describe these.", "cache_control": {"type": "ephemeral"}},
+                ],
+            }
+        ],
+    )
+
+    sent = fake.requests[-1].json
+    assert sent["system"] == [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}]
+    content = sent["messages"][0]["content"]
+    assert content[0] == {
+        "type": "image",
+        "source": {"type": "base64", "media_type": "image/png", "data": PNG},
+    }
+    assert content[1] == {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.png"}}
+    assert content[2]["type"] == "document" and content[2]["source"]["data"] == "JVBERi0="
+    assert content[3] == {"type": "text", "text": "Describe these.", "cache_control": {"type": "ephemeral"}}
+    assert sent["stop_sequences"] == ["END"] and sent["top_k"] == 5
+    assert sent["metadata"] == {"user_id": "user-7"}
+
+
+def test_signed_thinking_goes_back_to_anthropic_with_its_signature(world):
+    _, client, _, fake = world
+    client.messages.create(
+        model="claude-sonnet-4-5",
+        max_tokens=2000,
+        thinking={"type": "enabled", "budget_tokens": 1024},
+        messages=[
+            {"role": "user", "content": "Think."},
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "thinking", "thinking": "Hmm.", "signature": "sig-9"},
+                    {"type": "redacted_thinking", "data": "opaque"},
+                    {"type": "text", "text": "Thought."},
+                ],
+            },
+            {"role": "user", "content": "And now?"},
+        ],
+    )
+
+    turn = fake.requests[-1].json["messages"][1]["content"]
+    assert turn[0] == {"type": "thinking", "thinking": "Hmm.", "signature": "sig-9"}
+    assert turn[1] == {"type": "redacted_thinking", "data": "opaque"}
+    assert turn[2]["text"] == "Thought."
