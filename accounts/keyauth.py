@@ -3,12 +3,15 @@
 The cache is per process and lives ``AUTH_CACHE_SECONDS`` (default 2 s): that
 bounds how long a revoked key keeps working on another process, without a
 database query on every request. ``last_used_at`` is written at most once a
-minute per key, not on every request.
+minute per key, not on every request. The cache holds at most ``AUTH_CACHE_SIZE`` entries
+and evicts the least recently used, so random secrets sent by anyone cannot grow it.
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -47,7 +50,16 @@ class KeyInfo:
         return self.kind == ApiKey.Kind.MANAGEMENT
 
 
-_cache: dict[str, tuple[float, KeyInfo | str]] = {}
+_cache: OrderedDict[str, tuple[float, KeyInfo | str]] = OrderedDict()
+_cache_lock = threading.Lock()  # sync views run in several threads
+
+
+def _remember(secret_hash: str, expires: float, result: KeyInfo | str) -> None:
+    with _cache_lock:
+        _cache[secret_hash] = (expires, result)
+        _cache.move_to_end(secret_hash)
+        while len(_cache) > settings.AUTH_CACHE_SIZE:
+            _cache.popitem(last=False)
 
 
 def forget(secret_hash: str | None = None) -> None:
@@ -117,7 +129,8 @@ def authenticate(secret: str) -> KeyInfo:
         result = hit[1]
     else:
         result = _load(secret_hash)
-        _cache[secret_hash] = (now_mono + settings.AUTH_CACHE_SECONDS, result)
+        hit = (now_mono + settings.AUTH_CACHE_SECONDS, result)
+        _remember(secret_hash, *hit)
     if isinstance(result, str):
         raise KeyRejected(result)
     now = timezone.now()
@@ -128,7 +141,7 @@ def authenticate(secret: str) -> KeyInfo:
             Q(last_used_at__isnull=True) | Q(last_used_at__lte=now - LAST_USED_RESOLUTION)
         ).update(last_used_at=now)
         result = _replace_last_used(result, now)
-        _cache[secret_hash] = (_cache[secret_hash][0], result)
+        _remember(secret_hash, hit[0], result)
     return result
 
 
