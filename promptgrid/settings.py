@@ -296,6 +296,9 @@ STREAM_HOLD_STATUS_SECONDS = env_decimal("STREAM_HOLD_STATUS_SECONDS", "3")
 # addresses may be fetched (off: a request must not reach the gateway's own network).
 IMAGE_FETCH_MAX_BYTES = env_int("IMAGE_FETCH_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
 IMAGE_FETCH_ALLOW_PRIVATE = env_bool("IMAGE_FETCH_ALLOW_PRIVATE", False)
+IMAGE_FETCH_MAX_URLS = env_int("IMAGE_FETCH_MAX_URLS", 16, minimum=1)
+IMAGE_FETCH_MAX_TOTAL_BYTES = env_int("IMAGE_FETCH_MAX_TOTAL_BYTES", 20 * 1024 * 1024, minimum=1024)
+IMAGE_FETCH_CONCURRENCY = env_int("IMAGE_FETCH_CONCURRENCY", 4, minimum=1)
 # Database calls of the API run in a few shared threads (gateway/db.py); off: one thread per request.
 GATEWAY_DB_SHARED_THREADS = env_bool("GATEWAY_DB_SHARED_THREADS", True)
 # The hold and the settlement awaited on native async psycopg connections in the event loop

@@ -5,6 +5,10 @@ redirects) and, unless ``IMAGE_FETCH_ALLOW_PRIVATE`` is on, refuses any host tha
 resolves to a loopback, private, link-local or otherwise non-public address. The
 check lives in the resolver, so it also covers redirects and DNS rebinding: the
 address checked is the address connected to.
+
+One request's fetches are bounded together too: at most ``IMAGE_FETCH_MAX_URLS`` distinct
+URLs (more is a 400 before any fetch), ``IMAGE_FETCH_MAX_TOTAL_BYTES`` in all, and
+``IMAGE_FETCH_CONCURRENCY`` downloads at a time.
 """
 
 from __future__ import annotations
@@ -68,7 +72,20 @@ def _check_url(url: str, allow_private: bool) -> None:
         raise invalid(f"image URL {url} points to a non-public address")
 
 
-async def fetch_image(url: str) -> tuple[str, str]:
+class _Budget:
+    """The bytes one request's fetches may still take, shared by all of them."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.left = total
+
+    def take(self, size: int, url: str) -> None:
+        self.left -= size
+        if self.left < 0:
+            raise invalid(f"the request's images are larger than {self.total} bytes in all (at {url})")
+
+
+async def fetch_image(url: str, budget: _Budget | None = None) -> tuple[str, str]:
     """Download ``url`` → (mime type, base64 data); a 400 ``UpstreamError`` on any failure."""
     allow_private = bool(settings.IMAGE_FETCH_ALLOW_PRIVATE)
     cap = int(settings.IMAGE_FETCH_MAX_BYTES)
@@ -92,6 +109,8 @@ async def fetch_image(url: str) -> tuple[str, str]:
                     data = bytearray()
                     async for chunk in response.content.iter_chunked(64 * 1024):
                         data += chunk
+                        if budget is not None:
+                            budget.take(len(chunk), url)
                         if len(data) > cap:
                             raise invalid(f"image {url} is larger than {cap} bytes")
                     mime = _mime_of(target, response.headers.get("content-type"))
@@ -106,7 +125,16 @@ async def fetch_image(url: str) -> tuple[str, str]:
 
 
 async def fetch_images(urls: list[str]) -> dict[str, tuple[str, str]]:
-    """Fetch distinct URLs concurrently."""
+    """Fetch distinct URLs, a few at a time, within the request's count and byte caps."""
     unique = list(dict.fromkeys(urls))
-    results = await asyncio.gather(*(fetch_image(u) for u in unique))
+    if len(unique) > settings.IMAGE_FETCH_MAX_URLS:
+        raise invalid(f"at most {settings.IMAGE_FETCH_MAX_URLS} image URLs per request (got {len(unique)})")
+    budget = _Budget(int(settings.IMAGE_FETCH_MAX_TOTAL_BYTES))
+    gate = asyncio.Semaphore(int(settings.IMAGE_FETCH_CONCURRENCY))
+
+    async def one(url: str) -> tuple[str, str]:
+        async with gate:
+            return await fetch_image(url, budget)
+
+    results = await asyncio.gather(*(one(u) for u in unique))
     return dict(zip(unique, results, strict=True))

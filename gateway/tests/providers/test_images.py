@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Iterator
 
@@ -9,7 +10,7 @@ import pytest
 from aiohttp import web
 
 from gateway.providers.base import UpstreamError
-from gateway.providers.images import _check_url, fetch_image
+from gateway.providers.images import _check_url, fetch_image, fetch_images
 from tests.fakes.server import FakeUpstream
 
 PNG = base64.b64decode(
@@ -110,3 +111,46 @@ async def test_non_images_and_missing_files_are_refused(images, allow_private):
         await fetch_image(f"{images.url}/page")
     with pytest.raises(UpstreamError, match="HTTP 404"):
         await fetch_image(f"{images.url}/missing.png")
+
+
+async def test_too_many_image_urls_are_refused_before_any_fetch(images, allow_private, settings):
+    settings.IMAGE_FETCH_MAX_URLS = 3
+    urls = [f"{images.url}/cat.png?n={i}" for i in range(4)]
+
+    with pytest.raises(UpstreamError, match="at most 3 image URLs") as caught:
+        await fetch_images(urls)
+
+    assert caught.value.status == 400 and images.requests == []
+    assert len(await fetch_images(urls[:3])) == 3
+
+
+async def test_the_images_of_one_request_share_a_byte_budget(images, allow_private, settings):
+    settings.IMAGE_FETCH_MAX_TOTAL_BYTES = 120_000  # two 50 KB images fit, three do not
+
+    assert len(await fetch_images([f"{images.url}/big.png?n={i}" for i in range(2)])) == 2
+    with pytest.raises(UpstreamError, match="in all") as caught:
+        await fetch_images([f"{images.url}/big.png?n={i}" for i in range(3)])
+    assert caught.value.status == 400
+
+
+async def test_only_a_few_images_are_fetched_at_once(allow_private, settings):
+    settings.IMAGE_FETCH_CONCURRENCY = 2
+    in_flight, peak = 0, 0
+
+    def app(fake: FakeUpstream) -> web.Application:
+        async def slow(request: web.Request) -> web.Response:
+            nonlocal in_flight, peak
+            in_flight += 1
+            peak = max(peak, in_flight)
+            await asyncio.sleep(0.05)
+            in_flight -= 1
+            return web.Response(body=PNG, content_type="image/png")
+
+        application = web.Application()
+        application.router.add_get("/slow.png", slow)
+        return application
+
+    with FakeUpstream(make_app=app) as server:
+        fetched = await fetch_images([f"{server.url}/slow.png?n={i}" for i in range(8)])
+
+    assert len(fetched) == 8 and peak == 2
