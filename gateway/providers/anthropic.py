@@ -470,6 +470,10 @@ def _make_client(base_url: str, api_key: str) -> tuple[anthropic.AsyncAnthropic,
     return client, client.close
 
 
+# What count_tokens takes of a Messages request (it refuses max_tokens and sampling parameters).
+_COUNTED = ("model", "messages", "system", "tools", "tool_choice", "thinking")
+
+
 class AnthropicAdapter:
     def _client(self, target: Target) -> anthropic.AsyncAnthropic:
         return client_for(
@@ -488,6 +492,21 @@ class AnthropicAdapter:
             return completion_from(message, exclude_reasoning=reasoning_request(request)[2])
         except Exception as exc:
             raise scrubbed(map_error(exc), target.api_key) from exc
+
+    async def count_tokens(self, request: dict[str, Any], target: Target) -> int:
+        """Anthropic's own count of the prompt (``/v1/messages/count_tokens``) or UpstreamError."""
+        params = build_params(request, target)
+        counted = {k: params[k] for k in _COUNTED if k in params}
+        timeout = httpx2.Timeout(target.first_byte_timeout, connect=target.connect_timeout)
+        try:
+            result = await within(
+                self._client(target).messages.count_tokens(**counted, timeout=timeout),
+                target.connect_timeout + target.first_byte_timeout,
+                "response",
+            )
+        except Exception as exc:
+            raise scrubbed(map_error(exc), target.api_key) from exc
+        return int(result.input_tokens)
 
     async def stream(self, request: dict[str, Any], target: Target) -> AsyncIterator[StreamItem]:
         params = build_params(request, target)

@@ -18,6 +18,8 @@ Behaviours (``FakeUpstream.push``) are a string or a dict with a ``kind``:
 - ``drop``: (stream) sends the first events then cuts the connection.
 - ``malformed``: a body (or an SSE data line) that is not JSON.
 - ``error_event``: (stream) sends the first events then an ``overloaded_error`` error event.
+
+``POST /v1/messages/count_tokens`` answers ``fake_token_count`` of the body (no behaviour consumed).
 """
 
 from __future__ import annotations
@@ -242,9 +244,24 @@ def make_app(fake: FakeUpstream) -> web.Application:
             raise
         return response
 
+    async def count_tokens(request: web.Request) -> web.Response:
+        body = await fake.record(request)
+        if not (request.headers.get("x-api-key") or request.headers.get("authorization")):
+            return _error(401, "authentication_error")
+        if not isinstance(body, dict) or not body.get("messages") or "max_tokens" in body:
+            return _error(400, "invalid_request_error")
+        return web.json_response({"input_tokens": fake_token_count(body)})
+
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app.router.add_post("/v1/messages", messages)
+    app.router.add_post("/v1/messages/count_tokens", count_tokens)
     return app
+
+
+def fake_token_count(body: dict[str, Any]) -> int:
+    """The fake's exact count: one token per 3 characters of the serialised prompt, plus 11."""
+    prompt = {k: body[k] for k in ("system", "messages", "tools") if k in body}
+    return 11 + len(json.dumps(prompt, sort_keys=True)) // 3
 
 
 def anthropic_fake() -> FakeUpstream:

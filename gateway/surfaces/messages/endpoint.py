@@ -9,6 +9,7 @@ answers, events and errors. Keys come in ``x-api-key`` (the SDK's default) or
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -19,11 +20,15 @@ from gateway.pipeline.auth import Unauthorized, authenticate_bearer
 from gateway.pipeline.flight import Flight
 from gateway.pipeline.replies import Reply, json_reply, to_django
 from gateway.pipeline.tokens import count_prompt_tokens
+from gateway.providers import get_adapter
 from gateway.providers.base import Completion, UpstreamError
+from gateway.routing import routes as routing
 from gateway.surfaces.chat.endpoint import Surface, handle_chat
 from gateway.surfaces.chat.request import ChatRequest, InvalidRequest, parse_json, read_body
 from gateway.surfaces.messages import answer
 from gateway.surfaces.messages.request import translate
+
+logger = logging.getLogger(__name__)
 
 
 class MessagesSurface(Surface):
@@ -66,20 +71,35 @@ async def handle_messages(authorization: str, read: Callable[[], bytes], request
 
 
 async def handle_count_tokens(authorization: str, read: Callable[[], bytes], request_id: str) -> Reply:
-    """A documented estimate: the gateway's deterministic prompt counter over the translated request."""
+    """Exact through Anthropic's endpoint for Anthropic models; elsewhere the gateway's estimate."""
     try:
         key = await authenticate_bearer(authorization)
     except Unauthorized as exc:
         return answer.error_reply(401, str(exc))
     try:
         raw = parse_json(read())
-        raw.setdefault("max_tokens", 1)  # count_tokens takes no max_tokens
+        raw.setdefault("max_tokens", 128_000)  # count_tokens takes none; room for a thinking budget
         raw["stream"] = False
         chat = translate(raw)
     except InvalidRequest as exc:
         return answer.error_reply(exc.status, exc.message)
-    del key  # any valid key may count; nothing is charged
-    return json_reply({"input_tokens": count_prompt_tokens(chat.messages, chat.tools)})
+    try:
+        routes = routing.resolve(await routing.current_snapshot(), chat, key)
+    except routing.RouteError as exc:
+        return answer.error_reply(exc.status, exc.message)
+    return json_reply({"input_tokens": await _count(chat, routes[0])})
+
+
+async def _count(chat: ChatRequest, route: routing.Route) -> int:
+    """Exact from Anthropic for its models; else (or if that call fails) the gateway's estimate."""
+    target = route.endpoint.target
+    if target.protocol == "anthropic":
+        adapter: Any = get_adapter("anthropic")
+        try:
+            return await adapter.count_tokens(chat.upstream_body(max_tokens=chat.max_tokens or 1), target)
+        except UpstreamError:
+            logger.warning("count_tokens fell back to the estimate", exc_info=True)
+    return count_prompt_tokens(chat.messages, chat.tools)
 
 
 def _headers(request: HttpRequest) -> str:

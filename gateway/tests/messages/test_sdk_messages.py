@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from billing.models import Generation
-from tests.fakes.anthropic_server import anthropic_fake
+from tests.fakes.anthropic_server import anthropic_fake, fake_token_count
 from tests.fixtures import create_model
 
 pytestmark = [
@@ -240,10 +240,28 @@ def test_bearer_auth_and_anthropic_headers_are_accepted_and_count_tokens_estimat
     before = customer.balance()
     short = client.messages.count_tokens(model="mock/echo", messages=[{"role": "user", "content": "Hi"}])
     long = client.messages.count_tokens(
-        model="claude-sonnet-4-5-20250929", messages=[{"role": "user", "content": "Hi " * 400}]
+        model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "Hi " * 400}]
     )
     assert 0 < short.input_tokens < long.input_tokens
     assert customer.balance() == before  # counting is free
+
+
+def test_count_tokens_is_anthropics_own_count_for_anthropic_models(world):
+    customer, client, _, fake = world
+    before = customer.balance()
+
+    counted = client.messages.count_tokens(
+        model="claude-sonnet-4-5-20250929",
+        system="Be brief.",
+        tools=[WEATHER],
+        messages=[{"role": "user", "content": "Weather in Paris?"}],
+    )
+
+    sent = fake.requests[-1]
+    assert sent.path == "/v1/messages/count_tokens"
+    assert sent.json["model"] == "claude-sonnet-4-5" and sent.json["tools"][0]["name"] == "get_weather"
+    assert counted.input_tokens == fake_token_count(sent.json)
+    assert customer.balance() == before and not Generation.objects.exists()
 
 
 @pytest.mark.parametrize("behaviour", ["usage", {"kind": "tool", "calls": 2, "text": "Checking."}])
