@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
@@ -35,6 +35,8 @@ from accounts.serializers import (
     rate_limit_out,
     usage_fields,
 )
+from catalog.openrouter import models_subset_json
+from catalog.snapshot import get_snapshot
 
 PAGE_SIZE = 100
 _AUTH = [BearerKeyAuthentication, SessionAuthentication]
@@ -85,6 +87,38 @@ class CurrentKeyView(APIView):
             "workspace_id": None,
         }
         return Response(CurrentKeySerializer({"data": data}).data)
+
+
+@extend_schema_view(
+    get=extend_schema(operation_id="getCurrentKeyAuth", summary="OpenRouter's older path of /api/v1/key")
+)
+class AuthKeyView(CurrentKeyView):
+    pass
+
+
+class UserModelsView(APIView):
+    """``GET /api/v1/models/user``: the models list narrowed to what this key may call
+    (its allowlist, and models with an endpoint on an enabled, configured provider)."""
+
+    authentication_classes = [BearerKeyAuthentication]
+    permission_classes = [IsApiKey]
+
+    @extend_schema(
+        operation_id="listModelsUser",
+        tags=["Models"],
+        responses=OpenApiTypes.OBJECT,
+        summary="Models this key may call",
+    )
+    def get(self, request: Request) -> HttpResponse:
+        info = request_key(request)
+        snapshot = get_snapshot()
+        allowed = set(info.allowed_models) if info and info.allowed_models else None
+        callable_now = {
+            slug
+            for slug, model in snapshot.models.items()
+            if model.endpoints and (allowed is None or slug in allowed)
+        }
+        return HttpResponse(models_subset_json(snapshot, callable_now), content_type="application/json")
 
 
 class KeysView(APIView):

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 
-from catalog.openrouter import model_json, models_list_json
+from catalog.openrouter import (
+    model_endpoints_json,
+    model_json,
+    models_filtered_json,
+    providers_json,
+)
 from catalog.snapshot import get_snapshot
 from promptgrid.errors import error_response
 
@@ -29,14 +34,30 @@ def models_list(request: HttpRequest) -> HttpResponse:
     refused = _method_not_allowed(request)
     if refused is not None:
         return refused
-    return _json(models_list_json(get_snapshot()))
+    return _json(
+        models_filtered_json(
+            get_snapshot(),
+            supported_parameters=request.GET.get("supported_parameters"),
+            output_modalities=request.GET.get("output_modalities"),
+        )
+    )
+
+
+def providers_list(request: HttpRequest) -> HttpResponse:
+    refused = _method_not_allowed(request)
+    if refused is not None:
+        return refused
+    return _json(providers_json(get_snapshot()))
 
 
 def model_detail(request: HttpRequest, model_id: str) -> HttpResponse:
     refused = _method_not_allowed(request)
     if refused is not None:
         return refused
-    body = model_json(get_snapshot(), model_id)
+    if model_id.endswith("/endpoints") and model_id.count("/") == 2:
+        body = model_endpoints_json(get_snapshot(), model_id.removesuffix("/endpoints"))
+    else:
+        body = model_json(get_snapshot(), model_id)
     if body is None:
         return error_response(
             404, f"The model '{model_id}' does not exist.", code="model_not_found", param="model"

@@ -4,5 +4,6 @@ from catalog import api
 
 urlpatterns = [
     path("models", api.models_list, name="api-models"),
+    path("providers", api.providers_list, name="api-providers"),
     path("models/<path:model_id>", api.model_detail, name="api-model-detail"),
 ]

@@ -94,14 +94,7 @@ def _items(snapshot: CatalogSnapshot) -> dict[str, bytes]:
 def models_list_json(snapshot: CatalogSnapshot) -> bytes:
     body = snapshot.extra.get(LIST_KEY)
     if body is None:
-        items = _items(snapshot)
-        body = b"".join(
-            [
-                b'{"object":"list","data":[',
-                b",".join(items.values()),
-                b'],"total_count":%d,"links":{"next":null}}' % len(items),
-            ]
-        )
+        body = _list_body(list(_items(snapshot).values()))
         snapshot.extra[LIST_KEY] = body
     return body
 
@@ -109,3 +102,119 @@ def models_list_json(snapshot: CatalogSnapshot) -> bytes:
 def model_json(snapshot: CatalogSnapshot, slug: str) -> bytes | None:
     """One model's entry as in the list (also what OpenAI's ``models.retrieve`` expects)."""
     return _items(snapshot).get(slug)
+
+
+def _wanted(value: str | None) -> set[str]:
+    return {part.strip() for part in (value or "").split(",") if part.strip()}
+
+
+def models_filtered_json(
+    snapshot: CatalogSnapshot, *, supported_parameters: str | None, output_modalities: str | None
+) -> bytes:
+    """The list narrowed as OpenRouter narrows it: every parameter named in
+    ``supported_parameters`` supported; some modality of ``output_modalities`` produced
+    (``all``, or nothing given, lists every model)."""
+    params = _wanted(supported_parameters)
+    outputs = _wanted(output_modalities)
+    if not params and (not outputs or "all" in outputs):
+        return models_list_json(snapshot)
+    items = _items(snapshot)
+    kept = [
+        body
+        for slug, body in items.items()
+        if params <= set(snapshot.models[slug].supported_parameters)
+        and (not outputs or "all" in outputs or outputs & set(snapshot.models[slug].output_modalities))
+    ]
+    return _list_body(kept)
+
+
+def _list_body(items: list[bytes]) -> bytes:
+    return b"".join(
+        [
+            b'{"object":"list","data":[',
+            b",".join(items),
+            b'],"total_count":%d,"links":{"next":null}}' % len(items),
+        ]
+    )
+
+
+def models_subset_json(snapshot: CatalogSnapshot, slugs: set[str] | None) -> bytes:
+    """The list restricted to ``slugs`` (None: all), for a key's allowlist."""
+    if slugs is None:
+        return models_list_json(snapshot)
+    return _list_body([body for slug, body in _items(snapshot).items() if slug in slugs])
+
+
+def _architecture(info: ModelInfo) -> dict[str, Any]:
+    return model_item(info)["architecture"]
+
+
+def model_endpoints_json(snapshot: CatalogSnapshot, slug: str) -> bytes | None:
+    """``GET /api/v1/models/{author}/{slug}/endpoints`` in OpenRouter's shape."""
+    info = snapshot.models.get(slug)
+    if info is None or info.listing is None:
+        return None
+    endpoints = info.endpoints or (info.listing,)
+    tools = "tools" in info.supported_parameters
+    data = {
+        "id": info.slug,
+        "name": info.name,
+        "created": info.created,
+        "description": info.description,
+        "architecture": _architecture(info),
+        "endpoints": [
+            {
+                "name": f"{ep.target.provider_name} | {info.slug}",
+                "model_id": info.slug,
+                "model_name": info.name,
+                "context_length": ep.context_length or info.context_length,
+                "pricing": {
+                    "prompt": per_token(ep.input_price),
+                    "completion": per_token(ep.output_price),
+                    "input_cache_read": per_token(ep.cache_read_price),
+                    "input_cache_write": per_token(ep.cache_write_price),
+                    "request": format(ep.request_price.normalize(), "f") if ep.request_price else "0",
+                },
+                "provider_name": ep.target.provider_name,
+                "tag": ep.target.provider_slug,
+                "quantization": None,
+                "max_completion_tokens": ep.target.max_output_tokens or None,
+                "max_prompt_tokens": None,
+                "supported_parameters": list(info.supported_parameters),
+                "status": 0,
+                "uptime_last_5m": None,
+                "uptime_last_30m": None,
+                "uptime_last_1d": None,
+                "latency_last_30m": None,
+                "throughput_last_30m": None,
+                "service_tier": None,
+                "native_tools": {},
+                "supports_implicit_caching": False,
+                "supports_diarization": False,
+                "supports_tool_choice": {"auto": tools, "none": tools, "required": tools, "function": tools},
+            }
+            for ep in endpoints
+        ],
+    }
+    return orjson.dumps({"data": data})
+
+
+def providers_json(snapshot: CatalogSnapshot) -> bytes:
+    """``GET /api/v1/providers``: the providers serving some listed model."""
+    seen: dict[str, dict[str, Any]] = {}
+    for info in snapshot.models.values():
+        for ep in info.endpoints or ((info.listing,) if info.listing else ()):
+            target = ep.target
+            seen.setdefault(
+                target.provider_slug,
+                {
+                    "name": target.provider_name,
+                    "slug": target.provider_slug,
+                    "privacy_policy_url": None,
+                    "terms_of_service_url": None,
+                    "status_page_url": None,
+                    "headquarters": None,
+                    "datacenters": None,
+                },
+            )
+    return orjson.dumps({"data": sorted(seen.values(), key=lambda p: p["slug"])})

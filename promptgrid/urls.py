@@ -14,8 +14,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include("gateway.api_urls")),
-    path("api/v1/", include("catalog.api_urls")),
+    # Before the catalog's: its models/<path> would take accounts' models/user.
     path("api/v1/", include("accounts.api_urls")),
+    path("api/v1/", include("catalog.api_urls")),
     path("api/v1/", include("billing.api_urls")),
     path("", include("accounts.urls")),
     path("", include("billing.urls")),

@@ -68,3 +68,52 @@ def test_auth_key_is_an_alias_of_key(sdk, live_server_url):
     old = httpx.get(f"{live_server_url}/api/v1/auth/key", headers=headers).json()
     new = httpx.get(f"{live_server_url}/api/v1/key", headers=headers).json()
     assert old == new and old["data"]["label"]
+
+
+def test_model_endpoints_and_providers(sdk):
+    _, client = sdk
+    listed = client.endpoints.list(author="mock", slug="echo")
+    assert listed.data.id == "mock/echo"
+    assert [e.provider_name for e in listed.data.endpoints] == ["Mock"]
+    assert listed.data.endpoints[0].pricing.completion == "0.000002"
+    providers = client.providers.list()
+    assert "mock" in [p.slug for p in providers.data]
+
+
+def test_models_for_user_follow_the_key_allowlist(live_server_url, make_customer, make_mock_model):
+    import httpx
+
+    make_mock_model()
+    make_mock_model(slug="mock/lorem", upstream_model="lorem")
+    limited = make_customer(allowed_models=["mock/lorem"])
+    everyone = make_customer()
+    url = f"{live_server_url}/api/v1/models/user"
+    ids = [m["id"] for m in httpx.get(url, headers=limited.headers).json()["data"]]
+    assert ids == ["mock/lorem"]
+    ids = [m["id"] for m in httpx.get(url, headers=everyone.headers).json()["data"]]
+    assert ids == ["mock/echo", "mock/lorem"]
+    assert httpx.get(url).status_code == 401
+
+
+def test_models_filters(live_server_url, make_mock_model):
+    import httpx
+
+    from catalog.models import Model
+
+    make_mock_model()
+    make_mock_model(slug="mock/lorem", upstream_model="lorem")
+    Model.objects.filter(slug="mock/lorem").update(supported_parameters=["tools", "temperature"])
+    Model.objects.filter(slug="mock/echo").update(output_modalities=["image"])
+    from catalog.snapshot import publish_change
+
+    publish_change()
+    url = f"{live_server_url}/api/v1/models"
+
+    def ids(**params):
+        return [m["id"] for m in httpx.get(url, params=params).json()["data"]]
+
+    assert ids(supported_parameters="tools") == ["mock/lorem"]
+    assert ids(supported_parameters="tools,temperature") == ["mock/lorem"]
+    assert ids(supported_parameters="tools,seed") == []
+    assert ids(output_modalities="image") == ["mock/echo"]
+    assert ids(output_modalities="all") == ["mock/echo", "mock/lorem"]
