@@ -45,9 +45,12 @@ def api_key_create(
     rpm_limit: int | None = None,
     tpm_limit: int | None = None,
     allowed_models: list[str] | None = None,
+    secret: str | None = None,
 ) -> tuple[ApiKey, str]:
-    """Create a key; return it with its secret, which is not stored and never shown again."""
-    secret = new_api_key_secret()
+    """Create a key; return it with its secret, which is not stored and never shown again.
+
+    ``secret``: a secret the caller derives itself (the playground's, from its session)."""
+    secret = secret or new_api_key_secret()
     key = ApiKey.objects.create(
         user=user,
         name=name,

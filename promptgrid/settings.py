@@ -284,6 +284,7 @@ PROVIDER_ENV = {
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 10 * 1024 * 1024, minimum=1024)
 # How long a process may trust its cached view of keys and the catalog.
 AUTH_CACHE_SECONDS = env_int("AUTH_CACHE_SECONDS", 2, minimum=0)
+PLAYGROUND_KEY_SECONDS = env_int("PLAYGROUND_KEY_SECONDS", 3600, minimum=60)
 AUTH_CACHE_SIZE = env_int("AUTH_CACHE_SIZE", 10_000, minimum=1)
 CATALOG_CACHE_SECONDS = env_int("CATALOG_CACHE_SECONDS", 2, minimum=0)
 HOLD_TTL_SECONDS = env_int("HOLD_TTL_SECONDS", 900, minimum=10)

@@ -65,3 +65,38 @@ def test_other_sessions_keep_their_keys(client, user):
     client.post("/playground/key/")
     client.post("/accounts/logout/")
     assert authenticate(kept).user_id == user.pk
+
+
+def test_no_secret_is_stored_in_the_session(client, user):
+    from django.contrib.sessions.models import Session
+
+    secret = client.post("/playground/key/").json()["key"]
+
+    stored = [s.session_data + str(s.get_decoded()) for s in Session.objects.all()]
+    assert stored and not any(secret in data or secret[6:] in data for data in stored)
+    assert authenticate(secret).user_id == user.pk
+
+
+def test_the_key_expires_soon(client, user, settings):
+    from django.utils import timezone
+
+    client.post("/playground/key/")
+    key = ApiKey.objects.get(user=user)
+    assert key.expires_at is not None
+    assert key.expires_at <= timezone.now() + timezone.timedelta(seconds=settings.PLAYGROUND_KEY_SECONDS)
+
+
+def test_a_password_change_revokes_every_sessions_playground_key(client, user):
+    from django.test import Client
+
+    other_session = Client()
+    other_session.force_login(user)
+    elsewhere = other_session.post("/playground/key/").json()["key"]
+    here = client.post("/playground/key/").json()["key"]
+
+    user.set_password("a-new-password-1234")
+    user.save()
+
+    for secret in (elsewhere, here):
+        with pytest.raises(KeyRejected):
+            authenticate(secret)
