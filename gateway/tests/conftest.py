@@ -88,7 +88,7 @@ async def _request(
     try:
         async for part in stream:
             parts.append(part)
-            if part.startswith(b"data: "):
+            if part.startswith((b"data: ", b"event: ")):  # an event (named ones: Anthropic's)
                 seen += 1
             if stop_after is not None and seen >= stop_after:
                 break  # the client hangs up here
