@@ -32,7 +32,8 @@ def api_key_get_for_user(*, user: Any, key_id: int | str, include_revoked: bool 
     """
     keys = api_keys_visible(user=user, include_revoked=include_revoked)
     ref = str(key_id)
-    if ref.isdigit() and len(ref) < 19:
+    # ASCII only: str.isdigit accepts "²" (int() refuses it) and "١" (int() reads it as 1).
+    if ref.isascii() and ref.isdigit() and len(ref) < 19:
         key = keys.filter(pk=int(ref)).first()
     elif len(ref) == 64:
         key = keys.filter(secret_hash=ref.lower()).first()

@@ -348,3 +348,12 @@ def test_oversized_body_to_the_keys_api_is_an_openai_shaped_413(client, mgmt_sec
 
     _assert_openai_error(response, 413, "too large")
     assert not ApiKey.objects.filter(name__startswith="xxx").exists()
+
+
+def test_non_ascii_digits_never_name_a_key(client, user, mgmt_secret):
+    key, _secret = make_key(user, name="target")
+    arabic_indic = str(key.pk).translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    for ref in ("²", arabic_indic, "１"):
+        response = client.get(f"/api/v1/keys/{ref}", **bearer(mgmt_secret))
+        assert response.status_code == 404, ref
+        assert "error" in response.json()

@@ -121,6 +121,16 @@ async def _aiter_batches(iterator: Iterator[str], size: int = 1000) -> AsyncIter
         yield batch
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_safe(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula, quoted so it reads as text."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 @login_required
 @require_GET
 def activity_export(request: HttpRequest) -> StreamingHttpResponse:
@@ -135,7 +145,8 @@ def activity_export(request: HttpRequest) -> StreamingHttpResponse:
         for row in selectors.export_rows(user_id=user_id, filters=filters):
             values = list(row)
             values[1] = values[1].isoformat()
-            yield writer.writerow([*values, f"{nanos_to_usd(values[cost_index]):f}"])
+            cells = [_csv_safe(value) for value in values]
+            yield writer.writerow([*cells, f"{nanos_to_usd(values[cost_index]):f}"])
 
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     content: Iterator[str] | AsyncIterator[str] = lines()

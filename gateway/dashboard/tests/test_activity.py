@@ -194,3 +194,15 @@ def test_activity_shows_which_api_surface_a_request_used(client, user):
         csv.DictReader(io.StringIO(b"".join(client.get("/activity/export.csv").streaming_content).decode()))
     )
     assert sorted(r["api"] for r in rows) == ["chat", "messages"]
+
+
+def test_csv_export_neutralises_spreadsheet_formulas(client, user):
+    names = ['=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)", "plain"]
+    for name in names:
+        GenerationFactory(user=user, api_key=ApiKeyFactory(user=user, name=name), cost_nanos=1)
+
+    response = client.get("/activity/export.csv")
+
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert sorted(r["key"] for r in rows) == sorted(["'" + n for n in names[:4]] + ["plain"])
+    assert {r["cost_nanos"] for r in rows} == {"1"}  # numbers are left as they are
