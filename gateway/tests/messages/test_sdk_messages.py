@@ -434,3 +434,16 @@ def test_signed_thinking_goes_back_to_anthropic_with_its_signature(world):
     assert turn[0] == {"type": "thinking", "thinking": "Hmm.", "signature": "sig-9"}
     assert turn[1] == {"type": "redacted_thinking", "data": "opaque"}
     assert turn[2]["text"] == "Thought."
+
+
+def test_an_overloaded_upstream_is_anthropics_overloaded_error(world):
+    customer, client, _, fake = world
+    fake.push(*["overloaded"] * 5)
+    before = customer.balance()
+    with pytest.raises(anthropic.APIStatusError) as overloaded:
+        client.messages.create(
+            model="claude-sonnet-4-5", max_tokens=10, messages=[{"role": "user", "content": "x"}]
+        )
+    assert overloaded.value.status_code == 529
+    assert overloaded.value.body["error"]["type"] == "overloaded_error"
+    assert customer.balance() == before and customer.held() == 0
