@@ -109,3 +109,53 @@ def test_openai_sdk_with_a_bare_name(world, live_server_url):
     )
     assert completion.model == "openai/gpt-4o-mini"
     assert completion.choices[0].message.content
+
+
+def _routes_for(secret: str, typed: str, **params):
+    from accounts.keyauth import authenticate
+    from catalog.snapshot import get_snapshot
+    from gateway.routing import routes
+    from gateway.surfaces.chat.request import validate
+
+    request = validate(chat(typed, **params))
+    return request, routes.resolve(get_snapshot(), request, authenticate(secret))
+
+
+@pytest.fixture
+def two_providers(make_customer, make_mock_model):
+    from catalog.models import Endpoint, Model, Provider
+    from gateway.routing import observed
+
+    make_mock_model(input_price="5", output_price="5")  # mock/echo on "mock", dear
+    cheap = Provider.objects.create(slug="cheapo", name="Cheapo", protocol="mock")
+    model = Model.objects.get(slug="mock/echo")
+    model.supported_parameters = ["reasoning"]
+    model.save()
+    Endpoint.objects.create(model=model, provider=cheap, upstream_model="echo", priority=5)
+    invalidate_local()
+    observed.reset()
+    yield make_customer().secret
+    observed.reset()
+
+
+def test_floor_and_nitro_reorder_the_endpoints(two_providers):
+    from gateway.routing import observed
+
+    _, plain = _routes_for(two_providers, "mock/echo")
+    assert [r.endpoint.target.provider_slug for r in plain] == ["mock", "cheapo"]
+    _, floor = _routes_for(two_providers, "mock/echo:floor")
+    assert [r.endpoint.target.provider_slug for r in floor] == ["cheapo", "mock"]
+    fast, slow = plain[1].endpoint.target.endpoint_id, plain[0].endpoint.target.endpoint_id
+    observed.record_throughput(fast, 1000, 1.0)
+    observed.record_throughput(slow, 10, 1.0)
+    _, nitro = _routes_for(two_providers, "mock/echo:nitro")
+    assert [r.endpoint.target.provider_slug for r in nitro] == ["cheapo", "mock"]
+
+
+def test_thinking_turns_reasoning_on_unless_the_request_says(two_providers):
+    request, _ = _routes_for(two_providers, "mock/echo:thinking")
+    assert request.params["reasoning"] == {"enabled": True}
+    request, _ = _routes_for(two_providers, "mock/echo:thinking", reasoning={"enabled": False})
+    assert request.params["reasoning"] == {"enabled": False}
+    request, _ = _routes_for(two_providers, "mock/echo")
+    assert "reasoning" not in request.params
