@@ -53,7 +53,7 @@ MESSAGES_PATHS = {
 # The other API paths that skip the site's middleware (through ``ApiHandler``).
 API_HANDLER_PATHS = frozenset({"/api/v1/generation"})
 # Natively async middleware only (no MiddlewareMixin: its async path hops to a thread).
-API_MIDDLEWARE = ("promptgrid.observability.request_id.RequestIdMiddleware",)
+API_MIDDLEWARE = ("promptgrid.observability.request_id.RequestIdMiddleware", "promptgrid.nul.refuse_nul")
 
 
 class ApiHandler(ASGIHandler):
