@@ -140,7 +140,8 @@ class KeysView(APIView):
         if request.query_params.get("include_disabled", "false").lower() not in ("true", "1", "yes"):
             keys = keys.filter(disabled=False)
         try:
-            offset = max(int(request.query_params.get("offset", "0")), 0)
+            # Past any real count, and inside bigint (a larger OFFSET is a database error).
+            offset = min(max(int(request.query_params.get("offset", "0")), 0), 2**31)
         except ValueError:
             offset = 0
         page = list(keys[offset : offset + PAGE_SIZE])

@@ -53,7 +53,11 @@ MESSAGES_PATHS = {
 # The other API paths that skip the site's middleware (through ``ApiHandler``).
 API_HANDLER_PATHS = frozenset({"/api/v1/generation"})
 # Natively async middleware only (no MiddlewareMixin: its async path hops to a thread).
-API_MIDDLEWARE = ("promptgrid.observability.request_id.RequestIdMiddleware", "promptgrid.nul.refuse_nul")
+API_MIDDLEWARE = (
+    "promptgrid.observability.request_id.RequestIdMiddleware",
+    "promptgrid.nul.refuse_nul",
+    "promptgrid.api_errors.api_method_not_allowed",
+)
 
 
 class ApiHandler(ASGIHandler):

@@ -85,6 +85,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "promptgrid.observability.request_id.RequestIdMiddleware",  # first: every response gets x-request-id
     "promptgrid.nul.refuse_nul",  # before anything reads the URL into a query
+    "promptgrid.api_errors.api_method_not_allowed",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

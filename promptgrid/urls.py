@@ -23,3 +23,6 @@ urlpatterns = [
     path("", include("catalog.urls")),
     path("", include("gateway.dashboard.urls")),
 ]
+
+handler404 = "promptgrid.api_errors.page_not_found"
+handler500 = "promptgrid.api_errors.server_error"
