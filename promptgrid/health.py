@@ -93,7 +93,7 @@ async def readyz(request: HttpRequest) -> JsonResponse:
 def _authorized(request: HttpRequest) -> bool:
     token = settings.METRICS_TOKEN
     if not token:
-        return True
+        return bool(settings.METRICS_PUBLIC)
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
     return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 

@@ -336,6 +336,9 @@ STRIPE_TOPUP_MAX_USD = env_decimal("STRIPE_TOPUP_MAX_USD", "1000")
 # Operations
 METRICS_ENABLED = env_bool("METRICS_ENABLED", True)
 METRICS_TOKEN = env_str("METRICS_TOKEN")
+# Without a token, /metrics answers only where that is asked for (or in DEBUG): the metrics
+# name models, providers and traffic, which a production site does not publish.
+METRICS_PUBLIC = env_bool("METRICS_PUBLIC", DEBUG)
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
     raise ImproperlyConfigured(f"LOG_LEVEL={LOG_LEVEL!r} is not a log level.")

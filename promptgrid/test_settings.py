@@ -16,6 +16,8 @@ os.environ.setdefault("GATEWAY_DB_SHARED_THREADS", "false")
 os.environ.setdefault("GATEWAY_DB_ASYNC", "false")
 # One upstream call per failure unless a test asks for retries (gateway/tests/test_routing_*.py do).
 os.environ.setdefault("ROUTING_MAX_RETRIES", "0")
+# The metrics tests scrape without a token (the production default refuses that).
+os.environ.setdefault("METRICS_PUBLIC", "true")
 
 from promptgrid.settings import *  # noqa: F403
 

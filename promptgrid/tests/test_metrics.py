@@ -187,3 +187,9 @@ def test_several_worker_processes_add_up_in_one_scrape(tmp_path):
     after_all_exited = _run(_SCRAPE, env=env)
     assert sample_value(after_all_exited, "promptgrid_open_streams") == 0
     assert sample_value(after_all_exited, "promptgrid_requests_total", model="mock/echo", status="200") == 7
+
+
+@override_settings(METRICS_TOKEN="", METRICS_PUBLIC=False)
+def test_metrics_without_a_token_are_refused_unless_public(client):
+    response = client.get("/metrics")
+    assert response.status_code == 401 and "METRICS_TOKEN" in response.content.decode()

@@ -36,6 +36,7 @@ print(json.dumps({
     "INSTALLED_APPS": s.INSTALLED_APPS, "ASGI_APPLICATION": s.ASGI_APPLICATION,
     "CATALOG_CACHE_SECONDS": s.CATALOG_CACHE_SECONDS,
     "GATEWAY_DB_ASYNC": s.GATEWAY_DB_ASYNC, "GATEWAY_DB_POOL_SIZE": s.GATEWAY_DB_POOL_SIZE,
+    "METRICS_PUBLIC": s.METRICS_PUBLIC,
 }))
 """
 
@@ -328,3 +329,8 @@ def test_system_checks_pass_with_a_production_environment():
     )
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
+
+
+def test_metrics_are_not_public_by_default_in_production():
+    assert settings_for(SECRET_KEY=REAL_SECRET)["METRICS_PUBLIC"] is False
+    assert settings_for(SECRET_KEY=REAL_SECRET, DEBUG="true")["METRICS_PUBLIC"] is True
