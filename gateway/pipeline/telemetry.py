@@ -75,6 +75,9 @@ def _request_record(message: str, request_id: str, fields: dict[str, Any]) -> St
     return StructuredRecord.make(_call_site, logging.INFO, message, request_id, fields)
 
 
+_MAX_LOGGED_MODEL = 200
+
+
 def request_done(
     *,
     request_id: str,
@@ -123,7 +126,7 @@ def request_done(
                 "event": "chat_request",
                 "generation_id": generation_id or None,
                 "key_id": key_id,
-                "model": model,
+                "model": model[:_MAX_LOGGED_MODEL],  # the client's string: maybe a megabyte
                 "provider": provider,
                 "status": status,
                 "streamed": streamed,

@@ -47,6 +47,11 @@ async def current_snapshot() -> CatalogSnapshot:
     return await db_call(catalog_snapshot.get_snapshot)
 
 
+def _shown(name: str, limit: int = 100) -> str:
+    """A client's model name as echoed back: a megabyte-long name is cut, not repeated."""
+    return name if len(name) <= limit else f"{name[:limit]}… ({len(name)} characters)"
+
+
 def _allowed(key: KeyInfo, slug: str) -> bool:
     return not key.allowed_models or slug in key.allowed_models
 
@@ -61,7 +66,7 @@ def _model_named(snapshot: CatalogSnapshot, name: str) -> tuple[ModelInfo | None
         if entry is not None and variant.lower() not in VARIANTS:
             raise RouteError(
                 400,
-                f"Unknown model variant ':{variant}' in {name}; supported: "
+                f"Unknown model variant ':{_shown(variant)}' in {_shown(name)}; supported: "
                 + ", ".join(f":{v}" for v in VARIANTS)
                 + ".",
                 param="model",
@@ -150,6 +155,8 @@ def resolve(snapshot: CatalogSnapshot, request: ChatRequest, key: KeyInfo) -> li
         )
     if not known:
         raise RouteError(
-            404, f"{request.model} is not a valid model ID.", param="model", code="model_not_found"
+            404, f"{_shown(request.model)} is not a valid model ID.", param="model", code="model_not_found"
         )
-    raise RouteError(503, f"No provider is available for {request.model}.", param="model", code="no_provider")
+    raise RouteError(
+        503, f"No provider is available for {_shown(request.model)}.", param="model", code="no_provider"
+    )

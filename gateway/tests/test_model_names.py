@@ -159,3 +159,18 @@ def test_thinking_turns_reasoning_on_unless_the_request_says(two_providers):
     assert request.params["reasoning"] == {"enabled": False}
     request, _ = _routes_for(two_providers, "mock/echo")
     assert "reasoning" not in request.params
+
+
+def test_a_megabyte_model_name_is_cut_in_the_404_and_the_log(make_customer, call_api, caplog):
+    import logging
+
+    customer = make_customer()
+    name = "x" * 1_000_000
+    with caplog.at_level(logging.INFO):
+        result = call_api(chat(name), customer.secret)
+
+    assert result.status == 404 and result.json()["error"]["code"] == "model_not_found"
+    assert len(result.body) < 1_000 and "1000000 characters" in result.json()["error"]["message"]
+    logged = [r for r in caplog.records if getattr(r, "model", None) is not None]
+    assert logged and all(len(r.model) <= 200 for r in logged)
+    assert all(len(r.getMessage()) < 1_000 for r in caplog.records)
