@@ -31,6 +31,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.exception import convert_exception_to_response
+from django.http.request import split_domain_port, validate_host
 from django.utils.deprecation import MiddlewareMixin
 from django.utils.module_loading import import_string
 
@@ -145,15 +146,31 @@ def serve_messages(scope: dict[str, Any], receive: Any, send: Any) -> Any:
     return _serve(MESSAGES_PATHS[scope["path"]], scope, receive, send, x_api_key=True)
 
 
+def _host_allowed(host: str, scope: dict[str, Any]) -> bool:
+    if not host:  # HTTP/1.0 without Host: Django falls back to the server's own name
+        server = scope.get("server")
+        host = f"{server[0]}:{server[1]}" if server else ""
+    domain, _port = split_domain_port(host)
+    allowed = list(settings.ALLOWED_HOSTS)
+    if settings.DEBUG and not allowed:
+        allowed = [".localhost", "127.0.0.1", "[::1]"]
+    return bool(domain) and validate_host(domain, allowed)
+
+
 async def _serve(
     handler: Any, scope: dict[str, Any], receive: Any, send: Any, *, x_api_key: bool = False
 ) -> None:
     authorization = ""
     api_key = ""
     request_id = None
+    host = ""
+    authorizations = 0
     for name, value in scope["headers"]:
         if name == b"authorization":
             authorization = value.decode("latin-1")
+            authorizations += 1
+        elif name == b"host":
+            host = value.decode("latin-1")
         elif name == b"x-request-id":
             request_id = value.decode("latin-1")
         elif x_api_key and name == b"x-api-key":
@@ -162,6 +179,13 @@ async def _serve(
         authorization = messages.authorization_of(api_key, authorization)
     request_id = request_id_from_header(request_id)
     use_request_id(request_id)
+    # As Django does for every other path: a Host outside ALLOWED_HOSTS is refused.
+    if not _host_allowed(host, scope):
+        return await _send_reply(send, error_reply(400, "Invalid Host header."), request_id)
+    # Other endpoints see two Authorization headers joined into one invalid value; refuse here too.
+    if authorizations > 1:
+        refusal = error_reply(401, "Send one Authorization header, not several.", code="invalid_api_key")
+        return await _send_reply(send, refusal, request_id)
     if scope["method"] != "POST":
         refusal = error_reply(405, "Use POST.", headers={"Allow": "POST"})
         if x_api_key:

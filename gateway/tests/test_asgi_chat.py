@@ -120,3 +120,35 @@ def test_wrong_method_and_bad_bodies_get_json_errors(live_server_url, make_custo
     anonymous = httpx.post(url, json={"model": "mock/echo", "messages": []})
     assert anonymous.status_code == 401
     assert Generation.objects.count() == 0
+
+
+def test_the_chat_path_refuses_a_host_outside_allowed_hosts(live_server_url, make_customer, make_mock_model):
+    make_mock_model()
+    customer = make_customer()
+    body = {"model": "mock/echo", "messages": [{"role": "user", "content": "hi"}]}
+    url = f"{live_server_url}/api/v1/chat/completions"
+
+    refused = httpx.post(url, json=body, headers={**customer.headers, "Host": "evil.example"}, timeout=10)
+    served = httpx.post(url, json=body, headers=customer.headers, timeout=10)
+
+    assert refused.status_code == 400 and "Host" in refused.json()["error"]["message"]
+    assert served.status_code == 200
+
+
+def test_two_authorization_headers_are_refused_on_the_chat_path(
+    live_server_url, make_customer, make_mock_model
+):
+    make_mock_model()
+    customer = make_customer()
+    body = {"model": "mock/echo", "messages": [{"role": "user", "content": "hi"}]}
+    headers = [
+        ("Authorization", "Bearer pg-v1-somebody-else"),
+        ("Authorization", f"Bearer {customer.secret}"),
+    ]
+
+    response = httpx.post(
+        f"{live_server_url}/api/v1/chat/completions", json=body, headers=headers, timeout=10
+    )
+
+    assert response.status_code == 401
+    assert not Generation.objects.filter(user=customer.user).exists()
