@@ -11,7 +11,7 @@ from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from gateway.dashboard.live_events import user_group
+from gateway.dashboard.live_events import session_group, user_group
 from promptgrid.money import format_usd
 
 # Close code for "not signed in": the page's script does not retry on it.
@@ -20,6 +20,7 @@ CLOSE_UNAUTHENTICATED = 4401
 
 class LiveConsumer(AsyncJsonWebsocketConsumer):
     group: str | None = None
+    session_group: str | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -28,11 +29,22 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             return
         self.group = user_group(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        session_key = getattr(self.scope.get("session"), "session_key", None)
+        if session_key:  # logout of this session closes the socket (session_ended)
+            self.session_group = session_group(session_key)
+            await self.channel_layer.group_add(self.session_group, self.channel_name)
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        if self.session_group:
+            await self.channel_layer.group_discard(self.session_group, self.channel_name)
+
+    async def session_ended(self, message: dict[str, Any]) -> None:
+        await self.disconnect(CLOSE_UNAUTHENTICATED)  # leave the groups now: nothing more is sent
+        self.group = self.session_group = None
+        await self.close(code=CLOSE_UNAUTHENTICATED)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         # The socket is push-only; a ping gets a pong so clients can check liveness.

@@ -25,12 +25,16 @@ The consumer adds ``balance_usd``/``cost_usd`` display strings for the nanos it 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from typing import Any
 from weakref import WeakKeyDictionary
 
+from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.contrib.auth.signals import user_logged_out
+from django.dispatch import receiver
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +43,20 @@ DEFAULT_WINDOW_MS = 150
 
 def user_group(user_id: int) -> str:
     return f"user-{user_id}"
+
+
+def session_group(session_key: str) -> str:
+    """The sockets opened by one login session (hashed: the group name is no credential)."""
+    return "session-" + hashlib.sha256(session_key.encode()).hexdigest()[:40]
+
+
+@receiver(user_logged_out, dispatch_uid="gateway.dashboard.live_events.close_on_logout")
+def _close_sockets_on_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    # A socket stays open after the session it was opened with ends; tell it to close.
+    session_key = getattr(getattr(request, "session", None), "session_key", None)
+    layer = get_channel_layer()
+    if session_key and layer is not None:
+        async_to_sync(layer.group_send)(session_group(session_key), {"type": "session.ended"})
 
 
 async def publish(user_id: int, event_type: str, payload: dict[str, Any]) -> None:

@@ -208,3 +208,20 @@ def test_a_credit_is_announced_to_the_owners_dashboard_after_commit(django_captu
         services.credits_grant(account=account, amount_nanos=42)
     message = async_to_sync(layer.receive)(channel)
     assert message == {"type": "live.event", "event": "balance", "data": {"balance_nanos": 42}}
+
+
+async def test_logout_closes_the_sessions_open_socket():
+    user = await database_sync_to_async(UserFactory)()
+    client = Client()
+    await database_sync_to_async(client.force_login)(user)
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+    communicator, connected, _ = await _connect(cookie)
+    assert connected
+
+    await database_sync_to_async(client.post)("/accounts/logout/")
+
+    closed = await communicator.receive_output(timeout=3)
+    assert closed == {"type": "websocket.close", "code": CLOSE_UNAUTHENTICATED}
+    await events.publish(user.pk, "generation", {"id": "gen-after-logout"})
+    assert await communicator.receive_nothing(timeout=0.3)
+    await communicator.disconnect()
