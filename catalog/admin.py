@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -9,8 +10,19 @@ from django.http import HttpRequest
 
 from catalog.forms import ProviderAdminForm
 from catalog.models import Endpoint, Model, ModelAlias, Provider
+from catalog.pricelist import MAX_PRICE_PER_MILLION
 
 PRICE_FIELDS = ("input_price", "output_price", "cache_read_price", "cache_write_price", "request_price")
+
+
+class _BoundedPrices:
+    """Prices typed in admin obey sync_prices' rules: not negative, not implausibly large."""
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name in PRICE_FIELDS:
+            kwargs.setdefault("min_value", Decimal(0))
+            kwargs.setdefault("max_value", MAX_PRICE_PER_MILLION)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)  # type: ignore[misc]
 
 
 @admin.register(Provider)
@@ -58,7 +70,7 @@ class ProviderAdmin(admin.ModelAdmin):
         return getattr(obj, "_endpoints", 0)
 
 
-class EndpointInline(admin.TabularInline):
+class EndpointInline(_BoundedPrices, admin.TabularInline):
     model = Endpoint
     extra = 0
     fields = (
@@ -108,7 +120,7 @@ class ModelAdmin(admin.ModelAdmin):
 
 
 @admin.register(Endpoint)
-class EndpointAdmin(admin.ModelAdmin):
+class EndpointAdmin(_BoundedPrices, admin.ModelAdmin):
     list_display = ("model", "provider", "upstream_model", "priority", "enabled", *PRICE_FIELDS)
     list_editable = ("priority", "enabled", *PRICE_FIELDS)
     list_filter = ("provider", "enabled", "model__enabled")

@@ -188,3 +188,15 @@ def test_new_provider_with_a_key_from_the_admin_makes_its_endpoints_routable(adm
 
     (endpoint,) = get_snapshot().models["openai/gpt-4o-mini"].endpoints  # OpenAI itself has no key
     assert (endpoint.target.base_url, endpoint.target.api_key) == ("http://127.0.0.1:8001/v1", SECRET)
+
+
+@pytest.mark.parametrize("price", ["-1", "1000000000000"])
+def test_a_negative_or_absurd_price_is_refused_in_the_admin(admin_client, price):
+    model = Model.objects.get(slug="openai/gpt-4o-mini")
+    before = model.endpoints.get().input_price
+    form = _inline_form(model) | {"endpoints-0-input_price": price}
+
+    response = admin_client.post(f"/admin/catalog/model/{model.pk}/change/", form)
+
+    assert response.status_code == 200 and "errorlist" in response.content.decode()
+    assert model.endpoints.get().input_price == before
