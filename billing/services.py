@@ -714,15 +714,22 @@ def stripe_webhook_handle(*, payload: bytes, signature: str | None) -> str:
     """
     import stripe
 
-    stripe.Webhook.construct_event(payload, signature, settings.STRIPE_WEBHOOK_SECRET, tolerance=300)
+    # Verify the signature only: the SDK's construct_event also builds an event object and
+    # fails with AttributeError on a signed body that is not a JSON object.
+    text = payload.decode("utf-8") if isinstance(payload, bytes) else payload
+    stripe.WebhookSignature.verify_header(text, signature, settings.STRIPE_WEBHOOK_SECRET, tolerance=300)
     # Read the verified bytes as plain JSON (no SDK objects past this point).
-    event = json.loads(payload)
-    session = event["data"]["object"]
-    if not isinstance(session, dict):
+    # Signed is not well-formed: every level is checked so a genuine event of an odd
+    # shape is a 400 (or a mismatch below), never a 500.
+    event = json.loads(text)
+    data = event.get("data") if isinstance(event, dict) else None
+    session = data.get("object") if isinstance(data, dict) else None
+    event_type = event.get("type") if isinstance(event, dict) else None
+    if not isinstance(session, dict) or not isinstance(event_type, str):
         raise ValueError("the event carries no object")
-    if event["type"] in _PAID_EVENTS:
+    if event_type in _PAID_EVENTS:
         return payment_confirm(session=session)
-    if event["type"] in _FAILED_EVENTS:
+    if event_type in _FAILED_EVENTS:
         return payment_fail(session=session)
     return "ignored"
 
@@ -743,7 +750,9 @@ def payment_confirm(*, session: Mapping[str, Any]) -> str:
         return "already credited"
     if session.get("payment_status") != "paid":
         return "not paid"
-    metadata = session.get("metadata") or {}
+    metadata = session.get("metadata")
+    if not isinstance(metadata, dict):
+        metadata = {}  # a list or a string cannot name our account: a mismatch below
     if (
         session.get("amount_total") != payment.amount_cents
         or str(session.get("currency") or "").lower() != payment.currency

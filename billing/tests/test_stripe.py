@@ -189,3 +189,31 @@ def test_checkout_start_refuses_when_not_configured(account, settings):
     settings.STRIPE_SECRET_KEY = ""
     with pytest.raises(services.CheckoutRefused):
         services.checkout_start(account=account, amount_usd=Decimal("10"), success_url="x", cancel_url="y")
+
+
+@pytest.mark.parametrize("metadata", [["account_id", "1"], "account_id=1", 7, True])
+def test_a_signed_event_whose_metadata_is_not_an_object_is_a_mismatch_not_an_error(
+    stripe_on, buyer, account, metadata
+):
+    session = _paid_session(stripe_on, buyer)
+    response = _deliver(buyer, completed_event({**session, "metadata": metadata}))
+    assert (response.status_code, response.content) == (200, b"mismatch")
+    assert _balance(account) == 0
+    assert Payment.objects.get().status == "pending"
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        [],
+        "checkout.session.completed",
+        {"type": "checkout.session.completed"},
+        {"type": "checkout.session.completed", "data": []},
+        {"type": "checkout.session.completed", "data": {"object": []}},
+        {"type": ["checkout.session.completed"], "data": {"object": {}}},
+    ],
+)
+def test_a_signed_event_of_the_wrong_shape_is_a_400(stripe_on, buyer, account, event):
+    response = _deliver(buyer, event)
+    assert response.status_code == 400
+    assert _balance(account) == 0
