@@ -11,6 +11,7 @@ from django.http import HttpRequest
 from catalog.forms import ProviderAdminForm
 from catalog.models import Endpoint, Model, ModelAlias, Provider
 from catalog.pricelist import MAX_PRICE_PER_MILLION
+from promptgrid.admin_audit import AuditedAdmin
 
 PRICE_FIELDS = ("input_price", "output_price", "cache_read_price", "cache_write_price", "request_price")
 
@@ -26,7 +27,7 @@ class _BoundedPrices:
 
 
 @admin.register(Provider)
-class ProviderAdmin(admin.ModelAdmin):
+class ProviderAdmin(AuditedAdmin, admin.ModelAdmin):
     form = ProviderAdminForm
     list_display = ("name", "slug", "protocol", "base_url", "key", "enabled", "endpoint_count")
     list_filter = ("protocol", "enabled")
@@ -104,7 +105,7 @@ class ProviderListFilter(admin.SimpleListFilter):
 
 
 @admin.register(Model)
-class ModelAdmin(admin.ModelAdmin):
+class ModelAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ("slug", "name", "context_length", "max_output_tokens", "enabled", "endpoint_count")
     list_filter = ("enabled", ProviderListFilter)
     search_fields = ("slug", "name", "description")
@@ -120,7 +121,7 @@ class ModelAdmin(admin.ModelAdmin):
 
 
 @admin.register(Endpoint)
-class EndpointAdmin(_BoundedPrices, admin.ModelAdmin):
+class EndpointAdmin(AuditedAdmin, _BoundedPrices, admin.ModelAdmin):
     list_display = ("model", "provider", "upstream_model", "priority", "enabled", *PRICE_FIELDS)
     list_editable = ("priority", "enabled", *PRICE_FIELDS)
     list_filter = ("provider", "enabled", "model__enabled")
@@ -130,7 +131,7 @@ class EndpointAdmin(_BoundedPrices, admin.ModelAdmin):
 
 
 @admin.register(ModelAlias)
-class ModelAliasAdmin(admin.ModelAdmin):
+class ModelAliasAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ("name", "model", "kind")
     list_filter = ("kind",)
     search_fields = ("name", "model__slug")

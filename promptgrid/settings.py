@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "allauth.socialaccount.providers.google",
     "catalog",
     "accounts",
+    "accounts.audit_log",
     "billing",
     "gateway",
     "gateway.dashboard",
