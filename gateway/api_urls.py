@@ -3,10 +3,14 @@ from django.urls import path
 from gateway.surfaces import generation
 from gateway.surfaces.chat import endpoint as chat
 from gateway.surfaces.messages import endpoint as messages
+from gateway.surfaces.responses import endpoint as responses
 
 urlpatterns = [
     path("chat/completions", chat.chat_completions, name="api-chat-completions"),
     path("messages", messages.messages, name="api-messages"),
     path("messages/count_tokens", messages.count_tokens, name="api-messages-count-tokens"),
+    path("responses", responses.responses, name="api-responses"),
+    path("responses/<str:response_id>", responses.stored_response, name="api-response"),
+    path("responses/<str:response_id>/<str:action>", responses.stored_response),
     path("generation", generation.generation, name="api-generation"),
 ]

@@ -39,12 +39,14 @@ from gateway.pipeline.replies import Reply, asgi_headers, error_reply
 from gateway.surfaces.chat import endpoint as chat
 from gateway.surfaces.messages import answer as messages_answer
 from gateway.surfaces.messages import endpoint as messages
+from gateway.surfaces.responses import endpoint as responses
 from promptgrid.errors import error_body
 from promptgrid.observability.request_id import request_id_from_header, use_request_id
 
 logger = logging.getLogger(__name__)
 
 CHAT_PATH = "/api/v1/chat/completions"
+RESPONSES_PATH = "/api/v1/responses"  # OpenAI's Responses API, served from ASGI like chat
 # Anthropic's Messages API, served from ASGI like chat.
 MESSAGES_PATHS = {
     "/api/v1/messages": messages.handle_messages,
@@ -139,6 +141,10 @@ async def limit_body(app: Any, scope: dict[str, Any], receive: Any, send: Any) -
 async def serve_chat(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """The chat endpoint on ASGI: ``receive`` yields the whole body first (``limit_body``)."""
     await _serve(chat.handle_chat, scope, receive, send)
+
+
+async def serve_responses(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    await _serve(responses.handle_responses, scope, receive, send)
 
 
 def serve_messages(scope: dict[str, Any], receive: Any, send: Any) -> Any:
@@ -274,6 +280,8 @@ def gateway_http(django_app: Any) -> Any:
             path = scope.get("path")
             if path == CHAT_PATH:
                 return await limit_body(serve_chat, scope, receive, send)
+            if path == RESPONSES_PATH:
+                return await limit_body(serve_responses, scope, receive, send)
             if path in MESSAGES_PATHS:
                 return await limit_body(serve_messages, scope, receive, send)
             if path in API_HANDLER_PATHS:
