@@ -7,15 +7,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from io import StringIO
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from django.core.management import call_command
 from django.db import connections
 
 from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 
 T = TypeVar("T")
+
+EMAIL = "demo@promptgrid.local"
+PASSWORD = "demo-password-123"
 
 
 @pytest.fixture
@@ -64,3 +69,24 @@ def login(context: Any, base_url: str, email: str, password: str) -> Any:
     page.locator("form button[type=submit]").last.click()
     page.wait_for_url(f"{base_url}/")
     return page
+
+
+@pytest.fixture
+def demo(make_mock_model: Any, make_openai_model: Any) -> None:
+    """A user with a month of history over four models (``seed_demo``)."""
+    make_mock_model(input_price="0.5", output_price="1.5")
+    make_openai_model()
+    make_openai_model(slug="openai/gpt-4o", upstream_model="gpt-4o", input_price="2.5", output_price="10")
+    make_mock_model(slug="mock/lorem", upstream_model="lorem", input_price="0.2", output_price="0.8")
+    call_command(
+        "seed_demo",
+        "--email",
+        EMAIL,
+        "--password",
+        PASSWORD,
+        "--days",
+        "30",
+        "--per-day",
+        "12",
+        stdout=StringIO(),
+    )

@@ -7,19 +7,14 @@ sideways on a phone, every form control has a label, filters work through htmx.
 
 from __future__ import annotations
 
-from io import StringIO
-
 import pytest
-from django.core.management import call_command
 from playwright.sync_api import expect
 
 from billing.models import Generation
-from tests.browser.conftest import in_thread, login
+from tests.browser.conftest import EMAIL, PASSWORD, in_thread, login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-EMAIL = "demo@promptgrid.local"
-PASSWORD = "demo-password-123"
 PAGES = [
     ("overview", "/"),
     ("activity", "/activity/"),
@@ -30,26 +25,6 @@ PAGES = [
     ("playground", "/playground/"),
     ("settings", "/settings/"),
 ]
-
-
-@pytest.fixture
-def demo(make_mock_model, make_openai_model):
-    make_mock_model(input_price="0.5", output_price="1.5")
-    make_openai_model()
-    make_openai_model(slug="openai/gpt-4o", upstream_model="gpt-4o", input_price="2.5", output_price="10")
-    make_mock_model(slug="mock/lorem", upstream_model="lorem", input_price="0.2", output_price="0.8")
-    call_command(
-        "seed_demo",
-        "--email",
-        EMAIL,
-        "--password",
-        PASSWORD,
-        "--days",
-        "30",
-        "--per-day",
-        "12",
-        stdout=StringIO(),
-    )
 
 
 def _no_horizontal_overflow(page) -> bool:
