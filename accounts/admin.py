@@ -15,6 +15,7 @@ from django.http import HttpRequest
 
 from accounts import services
 from accounts.models import ApiKey, UserSettings
+from promptgrid.admin_audit import AuditedAdmin
 from promptgrid.money import format_usd
 
 
@@ -42,7 +43,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         done = 0
         for key in queryset:
             try:
-                change(key=key)
+                change(key=key, actor=request.user)
                 done += 1
             except services.KeyRevoked:
                 continue
@@ -62,7 +63,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(UserSettings)
-class UserSettingsAdmin(admin.ModelAdmin):
+class UserSettingsAdmin(AuditedAdmin, admin.ModelAdmin):
     list_display = ["user", "log_prompts", "log_retention_days", "rpm_limit"]
     search_fields = ["user__email"]
     list_select_related = ["user"]

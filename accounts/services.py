@@ -15,6 +15,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts import keyauth
+from accounts.audit_log import record
 from accounts.models import ApiKey, UserSettings
 from accounts.secrets import hash_secret, mask_secret, new_api_key_secret
 from promptgrid.periods import period_start
@@ -46,10 +47,12 @@ def api_key_create(
     tpm_limit: int | None = None,
     allowed_models: list[str] | None = None,
     secret: str | None = None,
+    actor: Any = None,
 ) -> tuple[ApiKey, str]:
     """Create a key; return it with its secret, which is not stored and never shown again.
 
-    ``secret``: a secret the caller derives itself (the playground's, from its session)."""
+    ``secret``: a secret the caller derives itself (the playground's, from its session).
+    ``actor``: who did it, for the audit log (the key's owner unless said otherwise)."""
     secret = secret or new_api_key_secret()
     key = ApiKey.objects.create(
         user=user,
@@ -64,7 +67,32 @@ def api_key_create(
         tpm_limit=tpm_limit,
         allowed_models=list(allowed_models or []),
     )
+    if kind != ApiKey.Kind.PLAYGROUND:  # made and dropped with a browser session, not by a person
+        record(actor=actor or user, action="key.create", target=key, new=_audited(key, _AUDITED_FIELDS))
     return key, secret
+
+
+# What the audit log shows of a key: everything an owner sets, never the secret.
+_AUDITED_FIELDS = (
+    "name",
+    "kind",
+    "limit_nanos",
+    "limit_reset",
+    "expires_at",
+    "rpm_limit",
+    "tpm_limit",
+    "allowed_models",
+    "disabled",
+)
+
+
+def _audited(key: ApiKey, fields: Any) -> dict[str, Any]:
+    return {field: getattr(key, field) for field in fields if field in _AUDITED_FIELDS}
+
+
+def _record_key(key: ApiKey, actor: Any, action: str, old: dict[str, Any], new: dict[str, Any]) -> None:
+    if key.kind != ApiKey.Kind.PLAYGROUND:
+        record(actor=actor or key.user, action=action, target=key, old=old, new=new)
 
 
 def _forget(key: ApiKey) -> None:
@@ -94,6 +122,7 @@ def api_key_update(
     tpm_limit: int | None = UNSET,
     allowed_models: list[str] = UNSET,
     disabled: bool = UNSET,
+    actor: Any = None,
 ) -> ApiKey:
     """Change the given fields of a key that is not revoked; others stay as they are.
 
@@ -113,6 +142,7 @@ def api_key_update(
         "disabled": disabled,
     }
     fields = [field for field, value in changes.items() if value is not UNSET]
+    before = _audited(locked, fields)
     if limit_reset is not UNSET and limit_reset != locked.limit_reset:
         fields += _rebase_period(locked, limit_reset)
     for field in fields:
@@ -121,6 +151,14 @@ def api_key_update(
     if fields:
         locked.save(update_fields=[*fields, "updated_at"])
         _forget(locked)
+    after = _audited(locked, fields)
+    changed = [field for field in after if after[field] != before[field]]
+    if changed:
+        action = {"disabled": "key.disable" if locked.disabled else "key.enable"}.get(
+            changed[0], "key.update"
+        )
+        action = action if len(changed) == 1 else "key.update"
+        _record_key(locked, actor, action, {f: before[f] for f in changed}, {f: after[f] for f in changed})
     return locked
 
 
@@ -145,22 +183,23 @@ def _rebase_period(key: ApiKey, new_reset: str) -> list[str]:
     return ["period_usage_nanos", "period_start"]
 
 
-def api_key_disable(*, key: ApiKey) -> ApiKey:
+def api_key_disable(*, key: ApiKey, actor: Any = None) -> ApiKey:
     """Stop a key from authenticating until it is enabled again."""
-    return api_key_update(key=key, disabled=True)
+    return api_key_update(key=key, disabled=True, actor=actor)
 
 
-def api_key_enable(*, key: ApiKey) -> ApiKey:
-    return api_key_update(key=key, disabled=False)
+def api_key_enable(*, key: ApiKey, actor: Any = None) -> ApiKey:
+    return api_key_update(key=key, disabled=False, actor=actor)
 
 
 @transaction.atomic
-def api_key_revoke(*, key: ApiKey) -> ApiKey:
+def api_key_revoke(*, key: ApiKey, actor: Any = None) -> ApiKey:
     """Revoke a key for good. Revoking twice is harmless and keeps the first time."""
     locked = ApiKey.objects.select_for_update().get(pk=key.pk)
     if locked.revoked_at is None:
         locked.revoked_at = timezone.now()
         locked.save(update_fields=["revoked_at", "updated_at"])
+        _record_key(locked, actor, "key.revoke", {"revoked_at": None}, {"revoked_at": locked.revoked_at})
     _forget(locked)
     return locked
 

@@ -34,6 +34,7 @@ from django.db.models import BigIntegerField, Case, DateTimeField, F, Q, Value, 
 from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
+from accounts.audit_log import record
 from accounts.models import ApiKey
 from accounts.secrets import hash_secret
 from billing import db_functions
@@ -196,6 +197,7 @@ def _announce_balance(account_id: int) -> None:
         logger.warning("could not announce a balance change", exc_info=True)
 
 
+@transaction.atomic
 def credits_grant(
     *,
     account: CreditAccount,
@@ -210,7 +212,7 @@ def credits_grant(
     # A random key unless the caller names the event: two grants in the same
     # microsecond must not be mistaken for one.
     key = idempotency_key or f"{kind}:{uuid.uuid4().hex}"
-    entry, _ = ledger_post(
+    entry, created = ledger_post(
         account_id=account.pk,
         kind=kind,
         amount_nanos=amount_nanos,
@@ -218,6 +220,13 @@ def credits_grant(
         memo=memo,
         actor=actor,
     )
+    if created:
+        record(
+            actor=actor,
+            action=f"credits.{kind}",
+            target=account,
+            new={"amount_nanos": amount_nanos, "memo": entry.memo, "ledger_entry": entry.pk},
+        )
     return entry
 
 
@@ -590,11 +599,17 @@ def redeem_codes_create(
         )
         for code in codes
     )
+    record(
+        actor=created_by,
+        action="redeem_codes.create",
+        target=("billing.redeemcode", batch, f"batch {batch}"),
+        new={"count": count, "value_nanos": value_nanos, "expires_at": expires_at},
+    )
     return RedeemBatch(batch=batch, value_nanos=value_nanos, expires_at=expires_at, codes=codes)
 
 
 @transaction.atomic
-def redeem_code_redeem(*, account_id: int, code: str) -> LedgerEntry:
+def redeem_code_redeem(*, account_id: int, code: str, actor: Any = None) -> LedgerEntry:
     """Credit the code's value to the account, once ever, or raise RedeemRefused.
 
     Single use is one conditional UPDATE: of two concurrent redemptions exactly one
@@ -628,6 +643,17 @@ def redeem_code_redeem(*, account_id: int, code: str) -> LedgerEntry:
         amount_nanos=row["value_nanos"],
         idempotency_key=f"redeem:{row['pk']}",
         memo=f"Redeem code ({row['batch']})",
+    )
+    record(
+        actor=actor,
+        action="credits.redeem",
+        target=CreditAccount.objects.get(pk=account_id),
+        new={
+            "amount_nanos": row["value_nanos"],
+            "code": row["pk"],
+            "batch": row["batch"],
+            "ledger_entry": entry.pk,
+        },
     )
     return entry
 
@@ -760,7 +786,7 @@ def payment_confirm(*, session: Mapping[str, Any]) -> str:
     ):
         logger.error("stripe session %s does not match its payment; not credited", session_id)
         return "mismatch"
-    ledger_post(
+    entry, _ = ledger_post(
         account_id=payment.account_id,
         kind=LedgerEntry.Kind.TOPUP,
         amount_nanos=payment.amount_nanos,
@@ -768,12 +794,31 @@ def payment_confirm(*, session: Mapping[str, Any]) -> str:
         memo=f"Card payment ({format_usd(payment.amount_nanos)})",
     )
     Payment.objects.filter(pk=payment.pk).update(status=Payment.Status.PAID, credited_at=timezone.now())
+    _record_payment(payment, "payment.credit", {"status": Payment.Status.PAID, "ledger_entry": entry.pk})
     return "credited"
+
+
+def _record_payment(payment: Payment, action: str, new: dict[str, Any]) -> None:
+    record(
+        actor="stripe",
+        action=action,
+        target=payment,
+        owner=payment.account.user_id,
+        organisation_id=getattr(payment.account, "organisation_id", None),
+        old={"status": payment.status},
+        new={"amount_nanos": payment.amount_nanos, **new},
+    )
 
 
 @transaction.atomic
 def payment_fail(*, session: Mapping[str, Any]) -> str:
-    updated = Payment.objects.filter(
-        stripe_session_id=str(session.get("id") or ""), status=Payment.Status.PENDING
-    ).update(status=Payment.Status.FAILED)
-    return "failed" if updated else "ignored"
+    payment = (
+        Payment.objects.select_for_update()
+        .filter(stripe_session_id=str(session.get("id") or ""), status=Payment.Status.PENDING)
+        .first()
+    )
+    if payment is None:
+        return "ignored"
+    Payment.objects.filter(pk=payment.pk).update(status=Payment.Status.FAILED)
+    _record_payment(payment, "payment.fail", {"status": Payment.Status.FAILED})
+    return "failed"

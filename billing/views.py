@@ -59,7 +59,9 @@ def redeem(request: HttpRequest) -> HttpResponse:
     result_error = result_ok = ""
     if form.is_valid():
         try:
-            entry = services.redeem_code_redeem(account_id=account.pk, code=form.cleaned_data["code"])
+            entry = services.redeem_code_redeem(
+                account_id=account.pk, code=form.cleaned_data["code"], actor=request.user
+            )
         except services.RedeemRefused as exc:
             result_error = str(exc)
         else:
