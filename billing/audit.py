@@ -16,7 +16,7 @@ from django.db.models.functions import Cast, Coalesce, Concat
 from django.utils import timezone
 
 from accounts.models import ApiKey
-from billing.models import CreditAccount, Hold, LedgerEntry, Payment, RedeemCode
+from billing.models import CreditAccount, Hold, LedgerEntry, Payment, RedeemCode, Shortfall
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,14 @@ def ledger_audit() -> list[Violation]:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         return _checks()
+
+
+def open_shortfalls() -> list[Shortfall]:
+    """Usage not charged in full and not yet resolved, oldest first (``billing.models.Shortfall``).
+
+    Listed by the audit for the operator; ``over_hold`` ones are not violations (the ledger
+    is whole, the operator was paid less), ``unsettled`` ones are (``_checks``)."""
+    return list(Shortfall.objects.filter(resolved_at__isnull=True).order_by("created_at", "pk"))
 
 
 def _checks() -> list[Violation]:
@@ -160,4 +168,14 @@ def _checks() -> list[Violation]:
     )
     for pk in unredeemed.iterator():
         found.append(Violation("code not credited", f"redeem code {pk}", "redeemed without its entry"))
+
+    unsettled = Shortfall.objects.filter(kind=Shortfall.Kind.UNSETTLED, resolved_at__isnull=True)
+    for pk, generation_id, amount in unsettled.values_list("pk", "generation_id", "amount_nanos").iterator():
+        found.append(
+            Violation(
+                "settlement failed",
+                f"generation {generation_id}",
+                f"{amount} nanos not charged (shortfall {pk})",
+            )
+        )
     return found

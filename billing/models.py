@@ -306,3 +306,42 @@ class Generation(models.Model):
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+
+class Shortfall(models.Model):
+    """Usage that was not charged in full: what an operator must see and settle by hand.
+
+    ``over_hold``: the provider reported more than the request's hold covered (a catalog
+    whose context length or prices are wrong, say); the charge stopped at what the hold and
+    the balance allowed, and ``amount_nanos`` is the rest. ``unsettled``: the settlement
+    itself could not be written after its retries; ``amount_nanos`` is the whole cost and
+    the request's hold stays until it expires. ``manage.py audit_ledger`` lists both; an
+    unsettled one fails the audit until it is resolved.
+    """
+
+    class Kind(models.TextChoices):
+        OVER_HOLD = "over_hold", "Usage above its hold"
+        UNSETTLED = "unsettled", "Settlement failed"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    generation_id = models.CharField(max_length=64)
+    account = models.ForeignKey(
+        CreditAccount, null=True, blank=True, on_delete=models.PROTECT, related_name="shortfalls"
+    )
+    api_key = models.ForeignKey(
+        "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    hold_id = models.BigIntegerField(null=True, blank=True)
+    amount_nanos = models.BigIntegerField(help_text="Not charged.")
+    detail = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["generation_id", "kind"], name="shortfall_once_per_generation"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount_nanos} for {self.generation_id}"

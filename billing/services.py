@@ -38,7 +38,7 @@ from accounts.audit_log import record
 from accounts.models import ApiKey
 from accounts.secrets import hash_secret
 from billing import db_functions
-from billing.models import CreditAccount, Hold, LedgerEntry, Payment, RedeemCode
+from billing.models import CreditAccount, Hold, LedgerEntry, Payment, RedeemCode, Shortfall
 from promptgrid.money import NANOS_PER_USD, format_usd, usd_to_nanos
 from promptgrid.periods import period_start
 
@@ -518,6 +518,25 @@ def generation_settle(*, generation: Any, hold_id: int, cost_nanos: int, memo: s
     with transaction.atomic():
         generation.save(force_insert=True)
         _hold_settle_orm(hold_id=hold_id, cost_nanos=cost_nanos, generation_id=generation.pk, memo=memo)
+
+
+def shortfall_record_unsettled(
+    *, generation_id: str, hold_id: int, api_key_id: int | None, amount_nanos: int, detail: str
+) -> None:
+    """Record a settlement that could not be written, once per generation (``Shortfall``)."""
+    account_id = Hold.objects.filter(pk=hold_id).values_list("account_id", flat=True).first()
+    Shortfall.objects.get_or_create(
+        generation_id=generation_id,
+        kind=Shortfall.Kind.UNSETTLED,
+        defaults={
+            "account_id": account_id,
+            "api_key_id": api_key_id,
+            "hold_id": hold_id,
+            "amount_nanos": amount_nanos,
+            "detail": detail,
+            "created_at": timezone.now(),
+        },
+    )
 
 
 @transaction.atomic

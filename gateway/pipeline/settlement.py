@@ -5,11 +5,18 @@ from cancellation: a client that hangs up mid-stream cancels the request's task,
 settlement still finishes. With ``GATEWAY_DB_ASYNC`` (PostgreSQL) it is ``settle_async``,
 one statement awaited on ``promptgrid.pgpool``'s connections in the event loop; otherwise
 ``settle`` (sync) in one ``db_call``. Both write the same row and charge.
+
+Settlement never fails for the content's sake: logged text is stored with the values
+PostgreSQL refuses replaced (``promptgrid.storable``), and if writing it fails anyway the row
+and the charge are written without it. Any other failure is retried; a settlement that
+still fails leaves a ``Shortfall`` record that ``audit_ledger`` reports.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,6 +29,12 @@ from catalog.snapshot import EndpointInfo
 from gateway.providers.base import Usage
 from promptgrid import pgpool
 from promptgrid.db import db_call
+from promptgrid.storable import storable_json, storable_text
+
+logger = logging.getLogger(__name__)
+
+# Pauses before each further try of a failed settlement (the first try is immediate).
+RETRY_DELAYS = (0.05, 0.5)
 
 
 @dataclass
@@ -86,8 +99,8 @@ def _values(outcome: Outcome, cost: int) -> dict[str, Any]:
         "api": str(outcome.api),
         "status": str(outcome.status),
         "http_status": outcome.http_status,
-        "finish_reason": outcome.finish_reason[:32],
-        "native_finish_reason": outcome.native_finish_reason[:64],
+        "finish_reason": storable_text(outcome.finish_reason[:32]),
+        "native_finish_reason": storable_text(outcome.native_finish_reason[:64]),
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
         "cached_tokens": usage.cached_tokens,
@@ -96,11 +109,13 @@ def _values(outcome: Outcome, cost: int) -> dict[str, Any]:
         "cost_nanos": cost,
         "ttft_ms": outcome.ttft_ms,
         "latency_ms": outcome.latency_ms,
-        "upstream_id": outcome.upstream_id[:200],
-        "error": outcome.error[:2000],
-        "prompt_text": outcome.prompt_text,
-        "completion_text": outcome.completion_text,
-        "attempts": outcome.attempts,
+        "upstream_id": storable_text(outcome.upstream_id[:200]),
+        "error": storable_text(outcome.error[:2000]),
+        "prompt_text": storable_json(outcome.prompt_text),
+        "completion_text": None
+        if outcome.completion_text is None
+        else storable_text(outcome.completion_text),
+        "attempts": storable_json(outcome.attempts),
         "created_at": outcome.created_at,
     }
 
@@ -143,11 +158,72 @@ def keep(task: asyncio.Task[Any]) -> asyncio.Task[Any]:
     return task
 
 
-async def settle_shielded(outcome: Outcome) -> Settled:
-    """Settle once, to the end, even if the awaiting task is cancelled.
+async def _settle_once(outcome: Outcome) -> Settled:
+    """``settle_async`` with ``GATEWAY_DB_ASYNC``, else ``settle`` through ``db_call``."""
+    return await (settle_async(outcome) if pgpool.enabled() else db_call(settle, outcome))
 
-    ``settle_async`` with ``GATEWAY_DB_ASYNC``, else ``settle`` through ``db_call``.
-    """
-    work = settle_async(outcome) if pgpool.enabled() else db_call(settle, outcome)
-    task = keep(asyncio.ensure_future(work))
+
+def _settled_already(generation_id: str) -> bool:
+    # The row and the charge commit together: a row means a lost answer, not a lost settlement.
+    return Generation.objects.filter(pk=generation_id).exists()
+
+
+async def settle_reliably(outcome: Outcome) -> Settled:
+    """Settle, retrying a failure; never raises. A settlement that cannot be written is
+    recorded as a Shortfall (or, with the database gone too, logged as an error)."""
+    try:
+        return await _settle_once(outcome)
+    except Exception as error:
+        failure: BaseException = error
+        if outcome.prompt_text is not None or outcome.completion_text is not None:
+            # The logged text is the only part a user controls: charge without it.
+            logger.warning("settlement %s failed; settling without its logged text", outcome.generation_id)
+            outcome = dataclasses.replace(outcome, prompt_text=None, completion_text=None)
+        else:
+            logger.warning("settlement %s failed; retrying", outcome.generation_id, exc_info=True)
+    for delay in (0.0, *RETRY_DELAYS):
+        await asyncio.sleep(delay)
+        try:
+            if await db_call(_settled_already, outcome.generation_id):
+                return Settled(cost_nanos=cost_of(outcome), balance_nanos=None)
+            return await _settle_once(outcome)
+        except Exception as error:
+            failure = error
+            logger.warning("settlement %s failed again", outcome.generation_id, exc_info=True)
+    await _record_unsettled(outcome, failure)
+    return Settled(cost_nanos=cost_of(outcome), balance_nanos=None)
+
+
+async def _record_unsettled(outcome: Outcome, failure: BaseException) -> None:
+    cost = cost_of(outcome)
+    target = outcome.endpoint.target
+    detail = (
+        f"{target.model_slug} via {target.provider_slug}: {outcome.usage.prompt_tokens} prompt and "
+        f"{outcome.usage.completion_tokens} completion tokens; {type(failure).__name__}: {failure}"
+    )
+    try:
+        await db_call(
+            billing.shortfall_record_unsettled,
+            generation_id=outcome.generation_id,
+            hold_id=outcome.hold_id,
+            api_key_id=outcome.api_key_id,
+            amount_nanos=cost,
+            detail=storable_text(detail[:2000]),
+        )
+    except Exception:
+        # The last trace left: the log line names everything needed to charge it by hand.
+        logger.exception(
+            "UNSETTLED generation %s (hold %s, cost %s nanos) could not be recorded: %s",
+            outcome.generation_id,
+            outcome.hold_id,
+            cost,
+            detail,
+        )
+        return
+    logger.error("settlement %s failed; recorded as a shortfall of %s nanos", outcome.generation_id, cost)
+
+
+async def settle_shielded(outcome: Outcome) -> Settled:
+    """Settle once, to the end, even if the awaiting task is cancelled (``settle_reliably``)."""
+    task = keep(asyncio.ensure_future(settle_reliably(outcome)))
     return await asyncio.shield(task)

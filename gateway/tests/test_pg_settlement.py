@@ -19,7 +19,7 @@ from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from billing import pg_async, services
-from billing.models import CreditAccount, Generation, Hold, LedgerEntry
+from billing.models import CreditAccount, Generation, Hold, LedgerEntry, Shortfall
 from catalog.snapshot import get_snapshot
 from gateway.pipeline import holds, settlement
 from gateway.pipeline.flight import new_generation_id
@@ -213,11 +213,14 @@ def test_settling_twice_charges_once(make_customer, endpoint):
         outcome = _outcome(customer, endpoint, reservation, kwargs["generation_id"], **NOT_LOGGED)
         await settlement.settle_shielded(outcome)
         with pytest.raises(IntegrityError):  # as the sync path: the row is there already
-            await settlement.settle_shielded(outcome)
+            await settlement.settle_async(outcome)
+        # Shielded, the second try finds its row there: settled already, nothing recorded.
+        assert await settlement.settle_shielded(outcome) == settlement.Settled(COST, None)
 
     run(twice())
     assert customer.balance() == start - COST
     assert LedgerEntry.objects.filter(account=customer.account, kind=LedgerEntry.Kind.USAGE).count() == 1
+    assert not Shortfall.objects.exists()
 
 
 def test_concurrent_holds_on_one_account_never_overdraw(make_customer, settings):
