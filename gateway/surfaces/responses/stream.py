@@ -41,7 +41,7 @@ class ResponsesRelay(Relay):
         self.sequence = 0
         self.started = False
         self.output: list[dict[str, Any]] = []  # finished items, by output_index
-        self.open: _Item | None = None
+        self.current: _Item | None = None
         self.calls: dict[int, _Item] = {}  # canonical tool-call index -> its item
         self.details = 0  # reasoning details sealed so far (their canonical index)
 
@@ -76,7 +76,7 @@ class ResponsesRelay(Relay):
         else:
             body = {}
         item = _Item(kind, index, body)
-        self.open = item
+        self.current = item
         if body:
             out.append(self._event("response.output_item.added", output_index=index, item=body))
         if kind == "message":
@@ -97,7 +97,7 @@ class ResponsesRelay(Relay):
         return self._event(kind, item_id=item.body["id"], output_index=item.index, summary_index=0, **payload)
 
     def _close(self) -> list[bytes]:
-        item, self.open = self.open, None
+        item, self.current = self.current, None
         if item is None:
             return []
         out: list[bytes] = []
@@ -130,7 +130,7 @@ class ResponsesRelay(Relay):
 
     def _reasoning(self, text: str) -> list[bytes]:
         out: list[bytes] = []
-        item = self.open
+        item = self.current
         if item is None or item.kind != "reasoning" or item.detail is not None:
             item, out = self._open("reasoning")
         if not item.text:
@@ -143,7 +143,7 @@ class ResponsesRelay(Relay):
     def _detail(self, detail: dict[str, Any]) -> list[bytes]:
         """A signature ends the open thinking; redacted thinking is an item of its own."""
         out: list[bytes] = []
-        item = self.open
+        item = self.current
         signed = detail.get("type") == "reasoning.text" and detail.get("signature")
         if signed and item is not None and item.kind == "reasoning" and item.detail is None:
             pass
@@ -170,9 +170,9 @@ class ResponsesRelay(Relay):
         self.details += 1
         return out + self._close()
 
-    def _text(self, text: str) -> list[bytes]:
+    def _output_text(self, text: str) -> list[bytes]:
         out: list[bytes] = []
-        item = self.open
+        item = self.current
         if item is None or item.kind != "message":
             item, out = self._open("message")
         item.text.append(text)
@@ -222,7 +222,7 @@ class ResponsesRelay(Relay):
                 if isinstance(detail, dict):
                     out += self._detail(detail)
             if delta.get("content"):
-                out += self._text(delta["content"])
+                out += self._output_text(delta["content"])
             for call in delta.get("tool_calls") or ():
                 out += self._call(call)
         return b"".join(out)

@@ -91,3 +91,13 @@ def world(
     )
     yield World(customer, client, live_server_url, openai_upstream, anthropic_upstream, gemini_upstream)
     client.close()
+
+
+@pytest.fixture(autouse=True)
+def _ledger_audit_after_test(transactional_db: Any) -> Iterator[None]:
+    """Every test here moves money: the ledger audit must pass after it."""
+    yield
+    from billing.audit import ledger_audit
+
+    violations = ledger_audit()
+    assert violations == [], "ledger audit failed after the test:\n" + "\n".join(map(str, violations))
