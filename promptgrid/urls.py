@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/v1/", include("catalog.api_urls")),
     path("api/v1/", include("billing.api_urls")),
     path("", include("accounts.urls")),
+    path("", include("accounts.audit_log.urls")),
     path("", include("billing.urls")),
     path("", include("catalog.urls")),
     path("", include("gateway.dashboard.urls")),

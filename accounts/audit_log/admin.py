@@ -5,9 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.http import HttpRequest
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponseBase
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils import timezone
 
+from accounts.audit_log import selectors
+from accounts.audit_log.forms import AuditFilterForm
 from accounts.audit_log.models import AuditEntry
+from promptgrid.csv_export import csv_lines, csv_response
 
 
 @admin.register(AuditEntry)
@@ -18,6 +25,7 @@ class AuditEntryAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ("owner",)
     readonly_fields = [field.name for field in AuditEntry._meta.fields]
+    change_list_template = "admin/audit_log/auditentry/change_list.html"
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -30,3 +38,27 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         return {}
+
+    def get_urls(self) -> list[Any]:
+        export = path(
+            "export/", self.admin_site.admin_view(self.export_view), name="audit_log_auditentry_export"
+        )
+        return [export, *super().get_urls()]
+
+    def export_view(self, request: HttpRequest) -> HttpResponseBase:
+        """The whole log as CSV, filtered by actor, action and date range."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        everything = AuditEntry.objects.all()
+        form = AuditFilterForm(request.GET or None, actions=selectors.actions_in(everything))
+        if request.GET.get("download") and form.is_valid():
+            stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+            rows = selectors.csv_rows(selectors.entries_filtered(everything, form))
+            return csv_response(request, csv_lines(rows), f"promptgrid-audit-all-{stamp}.csv")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Export the audit log",
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/audit_log/auditentry/export.html", context)

@@ -6,15 +6,11 @@ Each view renders its full page, or only the named partial when htmx asks for it
 
 from __future__ import annotations
 
-import csv
-import itertools
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -26,6 +22,7 @@ from gateway.dashboard import selectors
 from gateway.dashboard.charts import bar_chart, compact_number, compact_usd
 from gateway.dashboard.playground import playground_key_for_session
 from gateway.dashboard.templatetags.dashboard import per_million
+from promptgrid.csv_export import csv_lines, csv_response
 from promptgrid.money import format_usd, nanos_to_usd
 
 RECENT_ROWS = 8
@@ -97,65 +94,23 @@ def activity(request: HttpRequest) -> HttpResponse:
     return render(request, "gateway/activity.html", context)
 
 
-class _Echo:
-    """A file-like object whose write returns the line, for csv.writer in a stream."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _next_batch(iterator: Iterator[str], size: int) -> str:
-    return "".join(itertools.islice(iterator, size))
-
-
-async def _aiter_batches(iterator: Iterator[str], size: int = 1000) -> AsyncIterator[str]:
-    """Stream a sync iterator of lines from ASGI, a batch of lines per thread hop.
-
-    ``thread_sensitive`` keeps every batch on the same thread, hence on the same
-    database connection and cursor.
-    """
-    while True:
-        batch = await sync_to_async(_next_batch, thread_sensitive=True)(iterator, size)
-        if not batch:
-            return
-        yield batch
-
-
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv_safe(value: Any) -> Any:
-    """A text cell a spreadsheet would run as a formula, quoted so it reads as text."""
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
 @login_required
 @require_GET
 def activity_export(request: HttpRequest) -> StreamingHttpResponse:
     """All matching generations as CSV, streamed: memory stays flat at 100,000 rows."""
     filters, _ = selectors.parse_filters(request.GET)
     user_id = request.user.pk
-    writer = csv.writer(_Echo())
 
-    def lines() -> Iterator[str]:
-        yield writer.writerow([name for name, _ in selectors.CSV_COLUMNS] + ["cost_usd"])
+    def rows() -> Iterator[list[Any]]:
+        yield [name for name, _ in selectors.CSV_COLUMNS] + ["cost_usd"]
         cost_index = [src for _, src in selectors.CSV_COLUMNS].index("cost_nanos")
         for row in selectors.export_rows(user_id=user_id, filters=filters):
             values = list(row)
             values[1] = values[1].isoformat()
-            cells = [_csv_safe(value) for value in values]
-            yield writer.writerow([*cells, f"{nanos_to_usd(values[cost_index]):f}"])
+            yield [*values, f"{nanos_to_usd(values[cost_index]):f}"]
 
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-    content: Iterator[str] | AsyncIterator[str] = lines()
-    if isinstance(request, ASGIRequest):
-        # Under ASGI a sync iterator would be read whole into memory before the first byte.
-        content = _aiter_batches(content)
-    response = StreamingHttpResponse(content, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="promptgrid-activity-{stamp}.csv"'
-    return response
+    return csv_response(request, csv_lines(rows()), f"promptgrid-activity-{stamp}.csv")
 
 
 @login_required
