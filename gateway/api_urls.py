@@ -2,6 +2,7 @@ from django.urls import path
 
 from gateway.surfaces import generation
 from gateway.surfaces.chat import endpoint as chat
+from gateway.surfaces.embeddings import endpoint as embeddings
 from gateway.surfaces.messages import endpoint as messages
 from gateway.surfaces.responses import endpoint as responses
 
@@ -12,5 +13,6 @@ urlpatterns = [
     path("responses", responses.responses, name="api-responses"),
     path("responses/<str:response_id>", responses.stored_response, name="api-response"),
     path("responses/<str:response_id>/<str:action>", responses.stored_response),
+    path("embeddings", embeddings.embeddings, name="api-embeddings"),
     path("generation", generation.generation, name="api-generation"),
 ]

@@ -37,6 +37,7 @@ from django.utils.module_loading import import_string
 
 from gateway.pipeline.replies import Reply, asgi_headers, error_reply
 from gateway.surfaces.chat import endpoint as chat
+from gateway.surfaces.embeddings import endpoint as embeddings
 from gateway.surfaces.messages import answer as messages_answer
 from gateway.surfaces.messages import endpoint as messages
 from gateway.surfaces.responses import endpoint as responses
@@ -47,6 +48,7 @@ logger = logging.getLogger(__name__)
 
 CHAT_PATH = "/api/v1/chat/completions"
 RESPONSES_PATH = "/api/v1/responses"  # OpenAI's Responses API, served from ASGI like chat
+EMBEDDINGS_PATH = "/api/v1/embeddings"
 # Anthropic's Messages API, served from ASGI like chat.
 MESSAGES_PATHS = {
     "/api/v1/messages": messages.handle_messages,
@@ -145,6 +147,10 @@ async def serve_chat(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 async def serve_responses(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await _serve(responses.handle_responses, scope, receive, send)
+
+
+async def serve_embeddings(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    await _serve(embeddings.handle_embeddings, scope, receive, send)
 
 
 def serve_messages(scope: dict[str, Any], receive: Any, send: Any) -> Any:
@@ -284,6 +290,8 @@ def gateway_http(django_app: Any) -> Any:
                 return await limit_body(serve_responses, scope, receive, send)
             if path in MESSAGES_PATHS:
                 return await limit_body(serve_messages, scope, receive, send)
+            if path == EMBEDDINGS_PATH:
+                return await limit_body(serve_embeddings, scope, receive, send)
             if path in API_HANDLER_PATHS:
                 return await limit_body(api_app, scope, receive, send)
         return await django_app(scope, receive, send)

@@ -296,6 +296,9 @@ UPSTREAM_FIRST_BYTE_TIMEOUT = env_decimal("UPSTREAM_FIRST_BYTE_TIMEOUT", "120")
 UPSTREAM_IDLE_TIMEOUT = env_decimal("UPSTREAM_IDLE_TIMEOUT", "120")
 # Streaming: how long the status line is held back waiting for the upstream.
 STREAM_HOLD_STATUS_SECONDS = env_decimal("STREAM_HOLD_STATUS_SECONDS", "3")
+# /api/v1/embeddings: inputs per request (OpenAI's own limit is 2048) and the largest `dimensions`.
+EMBEDDINGS_MAX_INPUTS = env_int("EMBEDDINGS_MAX_INPUTS", 2048, minimum=1)
+EMBEDDINGS_MAX_DIMENSIONS = env_int("EMBEDDINGS_MAX_DIMENSIONS", 16_384, minimum=1)
 # Image URLs sent to a provider that needs the bytes (Gemini): size cap, and whether private
 # addresses may be fetched (off: a request must not reach the gateway's own network).
 IMAGE_FETCH_MAX_BYTES = env_int("IMAGE_FETCH_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)

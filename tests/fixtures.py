@@ -70,6 +70,7 @@ def create_model(
     cache_write_price: str = "0",
     max_output_tokens: int = 4096,
     context_length: int = 128_000,
+    output_modalities: list[str] | None = None,
 ) -> Any:
     from catalog.models import Endpoint, Model, Provider
     from catalog.snapshot import invalidate_local
@@ -84,7 +85,11 @@ def create_model(
         },
     )
     model = Model.objects.create(
-        slug=slug, name=slug, max_output_tokens=max_output_tokens, context_length=context_length
+        slug=slug,
+        name=slug,
+        max_output_tokens=max_output_tokens,
+        context_length=context_length,
+        output_modalities=output_modalities or [],
     )
     endpoint = Endpoint.objects.create(
         model=model,

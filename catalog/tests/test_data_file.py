@@ -45,10 +45,47 @@ def test_data_file_prices_are_exact_short_decimals(data):
 
 def test_data_file_limits_modalities_and_parameters_are_usable(data):
     for model in data["models"]:
-        assert model["context_length"] > 0 and model["max_output_tokens"] > 0, model["id"]
-        assert "text" in model["input_modalities"] and model["output_modalities"] == ["text"]
+        assert "text" in model["input_modalities"], model["id"]
         assert set(model["supported_parameters"]) <= OPENROUTER_PARAMETERS, model["id"]
+        if model["output_modalities"] == ["embeddings"]:  # served at /embeddings: no output to cap
+            assert model["context_length"] > 0 and model["max_output_tokens"] == 0, model["id"]
+            assert Decimal(model["prices"]["input"]) > 0 and model["prices"]["output"] == "0"
+            continue
+        assert model["context_length"] > 0 and model["max_output_tokens"] > 0, model["id"]
+        assert model["output_modalities"] == ["text"]
         assert "max_tokens" in model["supported_parameters"]
+
+
+def test_derive_prices_embedding_models_per_input_token_and_drops_deprecated_ones(monkeypatch):
+    monkeypatch.setattr(
+        derive, "CURATED_EMBEDDINGS", [("google/gemini-embedding-2", "gemini/gemini-embedding-2")]
+    )
+    monkeypatch.setattr(derive, "CURATED", [])
+    source = {
+        "gemini/gemini-embedding-2": {
+            "litellm_provider": "gemini",
+            "mode": "embedding",
+            "input_cost_per_token": 2e-07,
+            "output_cost_per_token": 0,
+            "max_input_tokens": 8192,
+            "output_vector_size": 3072,
+        }
+    }
+    [model] = [m for m in derive.derive(source, dt.date(2026, 1, 1))["models"] if m["provider"] != "mock"]
+    assert model["id"] == "google/gemini-embedding-2" and model["upstream_model"] == "gemini-embedding-2"
+    assert model["output_modalities"] == ["embeddings"] and model["context_length"] == 8192
+    assert model["prices"]["input"] == "0.2" and model["prices"]["output"] == "0"
+    source["gemini/gemini-embedding-2"]["deprecation_date"] = "2025-06-01"
+    assert [m for m in derive.derive(source, dt.date(2026, 1, 1))["models"] if m["provider"] != "mock"] == []
+
+
+def test_data_file_ships_embedding_models_of_openai_google_and_mock_at_their_prices(data):
+    embedding = {m["id"]: m for m in data["models"] if m["output_modalities"] == ["embeddings"]}
+    assert {"openai/text-embedding-3-small", "google/gemini-embedding-001", "mock/embed"} <= set(embedding)
+    # LiteLLM's list: $0.02 and $0.15 per million input tokens.
+    assert embedding["openai/text-embedding-3-small"]["prices"]["input"] == "0.02"
+    assert embedding["google/gemini-embedding-001"]["prices"]["input"] == "0.15"
+    assert embedding["google/gemini-embedding-001"]["upstream_model"] == "gemini-embedding-001"
 
 
 def test_per_million_goes_through_the_float_repr_not_float_arithmetic():
@@ -70,6 +107,7 @@ def test_derive_maps_names_prefixes_and_drops_deprecated_models(monkeypatch):
         "CURATED",
         [("google/gemini-9-flash", "gemini/gemini-9-flash"), ("openai/gpt-old", "gpt-old")],
     )
+    monkeypatch.setattr(derive, "CURATED_EMBEDDINGS", [])
     source = {
         "gemini/gemini-9-flash": {
             "litellm_provider": "gemini",

@@ -186,6 +186,14 @@ def _after_refusal(refusal: billing.BillingError, ask: _Ask, refused_amount: int
     short = "this key's spend limit" if room is not None and room < available else "your credits"
     code = "insufficient_credits" if short == "your credits" else "key_limit_reached"
     can = affordable_tokens(endpoint, prompt_tokens, budget, n)
+    if requested_max_tokens == 0:  # no output to shrink (embeddings): the input is the cost
+        if refused_amount <= budget:
+            raise _refused(refusal)  # the budget moved between the two looks
+        raise HoldRefused(
+            f"Insufficient credits: {short} cannot cover this request's input. "
+            "Add credits or send less input.",
+            code=code,
+        )
     if requested_max_tokens is not None:
         if refused_amount > budget:
             raise HoldRefused(

@@ -66,9 +66,12 @@ class Outcome:
 
 
 def cost_of(outcome: Outcome) -> int:
-    """Tokens times the endpoint's prices; an answer with no output costs nothing."""
+    """Tokens times the endpoint's prices; an answer with no output costs nothing (an
+    embedding's output is its vectors: it is charged for its input tokens)."""
     usage = outcome.usage
-    if not outcome.produced_output or usage.completion_tokens == 0:
+    if not outcome.produced_output:
+        return 0
+    if usage.completion_tokens == 0 and outcome.api != Generation.Api.EMBEDDINGS:
         return 0
     return usage_cost_nanos(usage, outcome.endpoint)
 

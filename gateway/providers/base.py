@@ -42,6 +42,15 @@ class StreamEnd:
     upstream_id: str = ""
 
 
+@dataclass
+class Embeddings:
+    """An embeddings answer: one vector per input, in input order."""
+
+    vectors: list[list[float]]
+    usage: Usage  # prompt_tokens only; embeddings produce no output tokens
+    upstream_id: str = ""
+
+
 # A streamed item: an OpenAI chunk's `choices` list (deltas), or the StreamEnd.
 StreamItem = list[dict[str, Any]] | StreamEnd
 
@@ -81,3 +90,11 @@ class Adapter(Protocol):
 
     def stream(self, request: dict[str, Any], target: Target) -> AsyncIterator[StreamItem]:
         """Yield choice-delta lists, then exactly one StreamEnd; raise UpstreamError on failure."""
+
+
+class EmbeddingAdapter(Protocol):
+    """``request`` is ``EmbeddingsRequest.upstream_body()``: ``input`` (a list of strings or of
+    token arrays), and ``dimensions`` and ``user`` when the client gave them."""
+
+    async def embed(self, request: dict[str, Any], target: Target) -> Embeddings:
+        """Return one vector per input, in order, or raise UpstreamError."""

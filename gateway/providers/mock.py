@@ -12,12 +12,18 @@
   at max_tokens with finish_reason "length".
 - Streams send a few words per chunk; ``mock_delay_ms`` in the request (0–10000)
   sleeps that long before each chunk.
+- Embeddings (``embed``): a unit vector of ``EMBED_DIMENSIONS`` float32 values derived from
+  the SHA-256 of each input, so the same text always gets the same vector; ``dimensions``
+  keeps that many leading values, renormalised, as OpenAI's text-embedding-3 models do.
+  A text costs its ``count_tokens``, a token array its length.
 """
 
 from __future__ import annotations
 
+import array
 import asyncio
 import hashlib
+import math
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -26,7 +32,7 @@ import orjson
 
 from catalog.targets import Target
 from gateway.pipeline.tokens import CHARS_PER_TOKEN, content_text, count_prompt_tokens, count_tokens
-from gateway.providers.base import Completion, StreamEnd, StreamItem, Usage
+from gateway.providers.base import Completion, Embeddings, StreamEnd, StreamItem, UpstreamError, Usage
 
 LOREM = (
     "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore "
@@ -34,6 +40,7 @@ LOREM = (
     "aliquip ex ea commodo consequat"
 ).split()
 WORDS_PER_CHUNK = 3
+EMBED_DIMENSIONS = 256
 _JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
 
 
@@ -128,7 +135,36 @@ def _upstream_id(request: dict[str, Any]) -> str:
     return "mock-" + hashlib.sha256(orjson.dumps(request["messages"])).hexdigest()[:16]
 
 
+def embedding_of(item: str | list[int], dimensions: int = EMBED_DIMENSIONS) -> list[float]:
+    """The mock's vector for one input: deterministic, unit length, float32-exact."""
+    seed = (item if isinstance(item, str) else orjson.dumps(item).decode()).encode()
+    raw = b"".join(hashlib.sha256(seed + i.to_bytes(4, "big")).digest() for i in range(dimensions // 32 + 1))
+    values = [(byte - 127.5) / 127.5 for byte in raw[:dimensions]]
+    norm = math.sqrt(sum(v * v for v in values))
+    return array.array("f", (v / norm for v in values)).tolist()
+
+
 class MockAdapter:
+    async def embed(self, request: dict[str, Any], target: Target) -> Embeddings:
+        dimensions = request.get("dimensions") or EMBED_DIMENSIONS
+        if dimensions > EMBED_DIMENSIONS:
+            raise UpstreamError(
+                "invalid_request",
+                f"{target.model_slug} makes vectors of at most {EMBED_DIMENSIONS} dimensions.",
+                status=400,
+            )
+        delay = request.get("mock_delay_ms", 0) / 1000
+        if delay:
+            await asyncio.sleep(delay)
+        inputs = request["input"]
+        tokens = sum(count_tokens(i) if isinstance(i, str) else len(i) for i in inputs)
+        digest = hashlib.sha256(orjson.dumps(inputs)).hexdigest()[:16]
+        return Embeddings(
+            vectors=[embedding_of(i, dimensions) for i in inputs],
+            usage=Usage(prompt_tokens=tokens),
+            upstream_id=f"mock-emb-{digest}",
+        )
+
     async def complete(self, request: dict[str, Any], target: Target) -> Completion:
         text, call, finish, usage = _plan(request, target)
         delay = request.get("mock_delay_ms", 0) / 1000

@@ -36,7 +36,7 @@ from django.conf import settings
 from catalog.targets import Target
 from gateway.pipeline.flight import Flight
 from gateway.providers import get_adapter
-from gateway.providers.base import Completion, StreamEnd, StreamItem, UpstreamError
+from gateway.providers.base import Completion, Embeddings, StreamEnd, StreamItem, UpstreamError
 from gateway.providers.clients import paced, within
 from gateway.routing import circuit, observed, retry
 from gateway.routing.routes import Route
@@ -171,6 +171,17 @@ class Failover:
                 t.endpoint_id, completion.usage.completion_tokens, time.monotonic() - started
             )
             return completion
+
+        return await self._attempts(call)
+
+    async def embed(self, body: dict[str, Any], target: Target | None = None) -> Embeddings:
+        async def call(route: Route) -> Embeddings:
+            t = route.endpoint.target
+            return await within(
+                get_adapter(t.protocol).embed(body, t),  # type: ignore[attr-defined]
+                t.connect_timeout + t.first_byte_timeout,
+                "response",
+            )
 
         return await self._attempts(call)
 

@@ -14,8 +14,8 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -80,8 +80,36 @@ class Surface:
     def relay(self, flight: Flight, items: Any) -> Relay:
         return Relay(flight, items)
 
+    def serves(self, request: Any, routes: list[routing.Route]) -> list[routing.Route]:
+        """The routes this surface can call; raises RouteError when none is left."""
+        kept = [r for r in routes if "embeddings" not in r.model.output_modalities]
+        if not kept:
+            raise routing.RouteError(
+                400,
+                f"{routes[0].model.slug} is an embedding model; call it at /api/v1/embeddings.",
+                param="model",
+                code="wrong_model_type",
+            )
+        return kept
+
+    def prompt_bound(self, request: Any, route: routing.Route) -> int:
+        """Tokens the hold assumes for the prompt: never fewer than the provider may count."""
+        return _prompt_bound(request, route)
+
+    async def respond(self, flight: Flight, adapter: Any, request: Any, reservation: Any) -> Reply:
+        """Call the provider (through ``adapter``, the failover) and answer the client."""
+        body = request.upstream_body(max_tokens=reservation.max_tokens)
+        if request.stream:
+            relay = self.relay(flight, adapter.stream(body).__aiter__())
+            adapter.on_route = lambda r: relay.prefix.update(
+                model=r.endpoint.target.model_slug, provider=r.endpoint.target.provider_name
+            )
+            return await relay.open()
+        return await _complete(flight, adapter, body, self)
+
 
 CHAT = Surface()
+T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
@@ -152,6 +180,7 @@ async def handle_chat(
                 param="provider",
                 code="no_endpoints",
             )
+        routes = surface.serves(chat, routes)
     except routing.RouteError as exc:
         return reject(
             exc.status,
@@ -194,7 +223,7 @@ async def handle_chat(
             account_id=key.account_id,
             api_key_id=key.id,
             endpoint=route.endpoint,
-            prompt_tokens=_prompt_bound(chat, route),
+            prompt_tokens=surface.prompt_bound(chat, route),
             requested_max_tokens=chat.max_tokens,
             n=chat.n,
             generation_id=generation_id,
@@ -215,16 +244,8 @@ async def handle_chat(
         api=surface.api,
     )
     adapter = fallback.Failover(flight, routes, health)
-    body = chat.upstream_body(max_tokens=reservation.max_tokens)
     extra_headers = {} if decision is None else decision.headers()
-    if chat.stream:
-        relay = surface.relay(flight, adapter.stream(body).__aiter__())
-        adapter.on_route = lambda r: relay.prefix.update(
-            model=r.endpoint.target.model_slug, provider=r.endpoint.target.provider_name
-        )
-        response = await relay.open()
-    else:
-        response = await _complete(flight, adapter, body, surface)
+    response = await surface.respond(flight, adapter, chat, reservation)
     for name, value in extra_headers.items():
         response[name] = value
     return response
@@ -237,8 +258,32 @@ def _prompt_bound(chat: Any, route: routing.Route) -> int:
 
 
 async def _complete(flight: Flight, adapter: Any, body: dict[str, Any], surface: Surface) -> Reply:
+    completion = await answer_or_reply(flight, adapter.complete(body, flight.target), surface)
+    if isinstance(completion, Reply):
+        return completion
+    flight.mark_first_token()
+    finish = str(completion.choices[0].get("finish_reason") or "") if completion.choices else ""
+    text = None
+    if flight.key.log_prompts:
+        text = "".join(str((c.get("message") or {}).get("content") or "") for c in completion.choices)
+    cost = await flight.finish(
+        status=STATUS_SUCCESS,
+        http_status=200,
+        usage=completion.usage,
+        finish_reason=finish,
+        native_finish_reason=completion.native_finish_reason or finish,
+        upstream_id=completion.upstream_id,
+        completion_text=text,
+    )
+    payload = surface.answer(flight, completion, cost)
+    return json_reply(payload, headers={"X-Generation-Id": flight.generation_id})
+
+
+async def answer_or_reply(flight: Flight, call: Awaitable[T], surface: Surface) -> T | Reply:
+    """The provider's whole answer, or (having settled the failure: nothing is charged) the
+    error reply for the client. A client that hangs up first settles as cancelled."""
     try:
-        completion = await adapter.complete(body, flight.target)
+        return await call
     except UpstreamError as error:
         telemetry.upstream_error(provider=flight.target.provider_slug, kind=error.kind)
         await flight.finish(
@@ -278,19 +323,3 @@ async def _complete(flight: Flight, adapter: Any, body: dict[str, Any], surface:
             produced_output=False,
         )
         return surface.upstream_error(flight, error)
-    flight.mark_first_token()
-    finish = str(completion.choices[0].get("finish_reason") or "") if completion.choices else ""
-    text = None
-    if flight.key.log_prompts:
-        text = "".join(str((c.get("message") or {}).get("content") or "") for c in completion.choices)
-    cost = await flight.finish(
-        status=STATUS_SUCCESS,
-        http_status=200,
-        usage=completion.usage,
-        finish_reason=finish,
-        native_finish_reason=completion.native_finish_reason or finish,
-        upstream_id=completion.upstream_id,
-        completion_text=text,
-    )
-    payload = surface.answer(flight, completion, cost)
-    return json_reply(payload, headers={"X-Generation-Id": flight.generation_id})
