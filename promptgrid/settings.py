@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "accounts",
     "accounts.audit_log",
     "billing",
+    "billing.alerts",
     "gateway",
     "gateway.dashboard",
     "promptgrid",  # deploy checks (promptgrid.checks)
@@ -306,6 +307,13 @@ IMAGE_FETCH_ALLOW_PRIVATE = env_bool("IMAGE_FETCH_ALLOW_PRIVATE", False)
 IMAGE_FETCH_MAX_URLS = env_int("IMAGE_FETCH_MAX_URLS", 16, minimum=1)
 IMAGE_FETCH_MAX_TOTAL_BYTES = env_int("IMAGE_FETCH_MAX_TOTAL_BYTES", 20 * 1024 * 1024, minimum=1024)
 IMAGE_FETCH_CONCURRENCY = env_int("IMAGE_FETCH_CONCURRENCY", 4, minimum=1)
+
+# Alerts and webhooks (billing.alerts), sent by ``manage.py send_alerts`` off the request path.
+# Webhook URLs must resolve to public addresses unless this is on (a private network's receiver).
+WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
+# Retries back off 30 s, 1 min, 2 min … (capped at 6 h); after this many attempts a delivery fails.
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
 # Database calls of the API run in a few shared threads (gateway/db.py); off: one thread per request.
 GATEWAY_DB_SHARED_THREADS = env_bool("GATEWAY_DB_SHARED_THREADS", True)
 # The hold and the settlement awaited on native async psycopg connections in the event loop

@@ -1,0 +1,111 @@
+"""Alert settings, webhook endpoints, and firing an alert: one email per recipient and,
+if the account has a webhook, one delivery row (sent by ``billing.alerts.delivery``).
+
+Nothing here runs on the request path of the API: alerts are found by a periodic scan
+(``billing.alerts.scan``, ``manage.py send_alerts``).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.audit_log import record
+from billing.alerts import signing
+from billing.alerts.models import AlertSettings, WebhookDelivery, WebhookEndpoint
+from billing.alerts.recipients import account_emails
+from billing.alerts.urlsafety import UnsafeWebhookUrl, check_webhook_url
+from billing.models import CreditAccount
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["UnsafeWebhookUrl"]
+
+
+def alert_settings_for(*, account: CreditAccount) -> AlertSettings:
+    prefs, _ = AlertSettings.objects.get_or_create(account=account)
+    return prefs
+
+
+@transaction.atomic
+def alert_settings_update(
+    *, account: CreditAccount, low_balance_nanos: int | None, limit_emails: bool, actor: Any
+) -> AlertSettings:
+    if low_balance_nanos is not None and low_balance_nanos < 0:
+        raise ValueError("a threshold is not negative")
+    prefs, _ = AlertSettings.objects.select_for_update().get_or_create(account=account)
+    old = {"low_balance_nanos": prefs.low_balance_nanos, "limit_emails": prefs.limit_emails}
+    prefs.low_balance_nanos, prefs.limit_emails = low_balance_nanos, limit_emails
+    prefs.save(update_fields=["low_balance_nanos", "limit_emails"])
+    new = {"low_balance_nanos": low_balance_nanos, "limit_emails": limit_emails}
+    if new != old:
+        record(actor=actor, action="alerts.settings", target=account, old=old, new=new)
+    return prefs
+
+
+@transaction.atomic
+def webhook_set(*, account: CreditAccount, url: str, actor: Any) -> tuple[WebhookEndpoint, str | None]:
+    """Point the account's webhook at ``url``; returns the secret if one was made (shown once)."""
+    check_webhook_url(url, resolve=False)
+    endpoint = WebhookEndpoint.objects.select_for_update().filter(account=account).first()
+    if endpoint is None:
+        endpoint = WebhookEndpoint.objects.create(account=account, url=url, nonce=signing.new_nonce())
+        record(actor=actor, action="webhook.create", target=account, new={"url": url})
+        return endpoint, signing.signing_secret(endpoint.nonce)
+    if endpoint.url != url:
+        record(
+            actor=actor, action="webhook.update", target=account, old={"url": endpoint.url}, new={"url": url}
+        )
+        endpoint.url = url
+        endpoint.save(update_fields=["url"])
+    return endpoint, None
+
+
+@transaction.atomic
+def webhook_rotate_secret(*, endpoint: WebhookEndpoint, actor: Any) -> str:
+    """A new secret (shown once); deliveries from now on are signed with it, retries included."""
+    endpoint.nonce = signing.new_nonce()
+    endpoint.save(update_fields=["nonce"])
+    record(actor=actor, action="webhook.rotate_secret", target=endpoint.account)
+    return signing.signing_secret(endpoint.nonce)
+
+
+@transaction.atomic
+def webhook_delete(*, endpoint: WebhookEndpoint, actor: Any) -> None:
+    record(actor=actor, action="webhook.delete", target=endpoint.account, old={"url": endpoint.url})
+    endpoint.delete()
+
+
+def alert_fire(
+    *, account: CreditAccount, event_type: str, data: dict[str, Any], subject: str, body: str, emails: bool
+) -> None:
+    """Queue the webhook event and, after commit, send the emails. Call inside the
+    transaction that records the alert as sent, so both happen or neither does."""
+    event_id = f"evt_{uuid.uuid4().hex}"
+    endpoint = WebhookEndpoint.objects.filter(account=account, enabled=True).first()
+    if endpoint is not None:
+        payload = {
+            "id": event_id,
+            "type": event_type,
+            "created": int(timezone.now().timestamp()),
+            "data": data,
+        }
+        WebhookDelivery.objects.create(
+            endpoint=endpoint, event_id=event_id, event_type=event_type, payload=payload
+        )
+    recipients = account_emails(account) if emails else []
+    if recipients:
+        transaction.on_commit(lambda: _send_email(subject, body, recipients))
+
+
+def _send_email(subject: str, body: str, recipients: list[str]) -> None:
+    try:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+    except Exception:  # a mail server that is down must not stop the other alerts
+        logger.warning("could not send an alert email", exc_info=True)
