@@ -30,7 +30,8 @@ from google.genai import errors as genai_errors
 from google.genai import types as genai_types
 
 from catalog.targets import Target
-from gateway.providers.base import Completion, StreamEnd, StreamItem, UpstreamError, Usage
+from gateway.pipeline.tokens import count_tokens
+from gateway.providers.base import Completion, Embeddings, StreamEnd, StreamItem, UpstreamError, Usage
 from gateway.providers.clients import client_for, paced, within
 from gateway.providers.images import fetch_images
 from gateway.providers.params import enforce_supported, reasoning_request, stop_sequences
@@ -536,11 +537,45 @@ def _make_client(base_url: str, api_key: str) -> tuple[genai.Client, Any]:
     return client, close
 
 
+def embeddings_from(response: Any, inputs: list[str]) -> Embeddings:
+    """``batchEmbedContents``' vectors in input order, and its prompt tokens (counted when it
+    reports none)."""
+    vectors = [list(embedding.values) for embedding in response.embeddings or []]
+    if len(vectors) != len(inputs):
+        raise ValueError("the embeddings do not match the inputs one to one")
+    usage = response.usage_metadata
+    tokens = usage.prompt_token_count if usage is not None else None
+    if tokens is None:
+        tokens = sum(count_tokens(text) for text in inputs)
+    return Embeddings(vectors=vectors, usage=Usage(prompt_tokens=tokens))
+
+
 class GoogleAdapter:
     def _client(self, target: Target) -> genai.Client:
         return client_for(
             ("google", target.base_url, target.api_key), lambda: _make_client(target.base_url, target.api_key)
         )
+
+    async def embed(self, request: dict[str, Any], target: Target) -> Embeddings:
+        """``embed_content`` (the SDK's ``batchEmbedContents``): text only; Gemini has no ``user``."""
+        inputs = request["input"]
+        if not all(isinstance(text, str) for text in inputs):
+            raise invalid(f"{PROVIDER} embeds text only, not token arrays", "input")
+        deadline = target.connect_timeout + target.first_byte_timeout
+        config: dict[str, Any] = {"http_options": {"timeout": int(deadline * 1000)}}
+        if request.get("dimensions"):
+            config["output_dimensionality"] = request["dimensions"]
+        try:
+            response = await within(
+                self._client(target).aio.models.embed_content(
+                    model=target.upstream_model, contents=inputs, config=config
+                ),
+                deadline,
+                "response",
+            )
+            return embeddings_from(response, inputs)
+        except Exception as exc:
+            raise scrubbed(map_error(exc), target.api_key) from exc
 
     async def _prepare(
         self, request: dict[str, Any], target: Target

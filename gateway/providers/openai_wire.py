@@ -38,7 +38,8 @@ class Wire:
 
     def __init__(self, client: openai.AsyncOpenAI, *, connect: float, read: float) -> None:
         self.client = client
-        self.url = str(client.base_url).rstrip("/") + "/chat/completions"
+        self.base_url = str(client.base_url).rstrip("/")
+        self.url = self.base_url + "/chat/completions"
         headers: dict[str, str] = {}
         for name, value in {**client.auth_headers, **client.default_headers}.items():
             if not isinstance(value, Omit):
@@ -57,9 +58,11 @@ class Wire:
             connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300), auto_decompress=True
         )
 
-    def post(self, body: bytes) -> Any:
-        """``async with wire.post(body) as response``: the response is not read yet."""
-        return self.session.post(self.url, data=body, headers=self.headers, timeout=self.timeout)
+    def post(self, body: bytes, path: str = "") -> Any:
+        """``async with wire.post(body) as response``: the response is not read yet. ``path``
+        (``/embeddings``) replaces chat completions' under the same base URL."""
+        url = self.base_url + path if path else self.url
+        return self.session.post(url, data=body, headers=self.headers, timeout=self.timeout)
 
     async def raise_for_status(self, response: aiohttp.ClientResponse) -> None:
         """An error status as the SDK's exception for it (body, headers and request id kept)."""

@@ -21,6 +21,10 @@ Behaviours (``FakeUpstream.push``) are a string or a dict with a ``kind``:
   ``server_error`` (500 INTERNAL), ``invalid`` (400 INVALID_ARGUMENT), ``unauthorized``
   (401 UNAUTHENTICATED), ``forbidden`` (403), ``not_found`` (404), or
   ``{"kind": "status", "status": .., "reason": .., "headers": {..}, "message": ..}``.
+- ``models/{m}:batchEmbedContents`` (``embedContent`` too): one deterministic unit vector per
+  request's text (``embedding_for``: ``EMBED_DIMENSIONS`` values, or ``outputDimensionality``)
+  and ``usageMetadata.promptTokenCount`` (one token per four characters); ``no_usage`` leaves
+  the usage out; the status behaviours above apply.
 - ``{"kind": "slow", "delay": s}``, ``stall``, ``drop``, ``malformed``, ``error_event``: as the
   Anthropic fake (``error_event`` sends ``data: {"error": {..}}`` mid-stream).
 """
@@ -28,8 +32,11 @@ Behaviours (``FakeUpstream.push``) are a string or a dict with a ``kind``:
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import math
 import re
+import struct
 from typing import Any
 
 from aiohttp import web
@@ -245,7 +252,41 @@ def _data(frame: dict[str, Any] | str) -> bytes:
     return f"data: {payload}\r\n\r\n".encode()
 
 
-_PATH = re.compile(r"^models/(?P<model>[^:]+):(?P<method>generateContent|streamGenerateContent)$")
+_PATH = re.compile(
+    r"^models/(?P<model>[^:]+):"
+    r"(?P<method>generateContent|streamGenerateContent|batchEmbedContents|embedContent)$"
+)
+EMBED_DIMENSIONS = 3072
+
+
+def embedding_for(text: str, dimensions: int = EMBED_DIMENSIONS) -> list[float]:
+    """The fake's vector for one text: unit length, float32-exact, from the text's SHA-256."""
+    seed = text.encode()
+    raw = b"".join(hashlib.sha256(seed + i.to_bytes(4, "big")).digest() for i in range(dimensions // 32 + 1))
+    values = [(byte - 127.5) / 127.5 for byte in raw[:dimensions]]
+    norm = math.sqrt(sum(v * v for v in values))
+    return list(struct.unpack(f"<{dimensions}f", struct.pack(f"<{dimensions}f", *(v / norm for v in values))))
+
+
+def _embed(body: dict[str, Any], method: str, kind: str) -> web.Response:
+    requests = body.get("requests") if method == "batchEmbedContents" else [body]
+    if not isinstance(requests, list) or not requests:
+        return _error(400, "INVALID_ARGUMENT", message="requests must not be empty")
+    embeddings, tokens = [], 0
+    for item in requests:
+        text = "".join(p.get("text", "") for p in (item.get("content") or {}).get("parts") or [])
+        config = item.get("embedContentConfig") or {}
+        dimensions = (
+            item.get("outputDimensionality") or config.get("outputDimensionality") or EMBED_DIMENSIONS
+        )
+        embeddings.append({"values": embedding_for(text, dimensions)})
+        tokens += (len(text) + 3) // 4
+    answer: dict[str, Any] = (
+        {"embeddings": embeddings} if method == "batchEmbedContents" else {"embedding": embeddings[0]}
+    )
+    if kind != "no_usage":
+        answer["usageMetadata"] = {"promptTokenCount": tokens, "totalTokenCount": tokens}
+    return web.json_response(answer)
 
 
 def make_app(fake: FakeUpstream) -> web.Application:
@@ -273,6 +314,8 @@ def make_app(fake: FakeUpstream) -> web.Application:
         if kind == "slow":
             await asyncio.sleep(float(behaviour.get("delay", 5)))
         body = normalise(raw)
+        if match["method"] in ("batchEmbedContents", "embedContent"):
+            return _embed(body, match["method"], kind)
         answer = _plan(behaviour, body, match["model"])
         _add_logprobs(answer, body)
 

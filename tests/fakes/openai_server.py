@@ -14,6 +14,12 @@ Behaviours (push names, or dicts with a ``kind`` and options, onto ``FakeUpstrea
 - ``error_mid_stream``: stream a few chunks, then ``data: {"error": {...}}``.
 - ``chunk_delay``: any behaviour may carry ``chunk_delay`` (seconds between chunks).
 
+``POST /v1/embeddings`` answers one deterministic unit vector per input (``embedding_for``:
+``EMBED_DIMENSIONS`` values, or ``dimensions``), as floats or base64 of float32 as asked, with
+``usage.prompt_tokens`` (a token array counts its length). Behaviours: ``normal``,
+``rate_limit``, ``server_error``, ``auth``, ``malformed``, ``no_usage``, ``{"kind": "normal",
+"prompt_tokens": n}`` (reports n tokens whatever the input).
+
 Usage counts use one token per four characters (the same rule as ``gateway.pipeline.tokens``):
 prompt = sum over messages of (3 + text tokens), completion = tokens of the answer.
 Chunks are pre-encoded with orjson so the fake stays fast enough to be a benchmark baseline.
@@ -22,6 +28,10 @@ Chunks are pre-encoded with orjson so the fake stays fast enough to be a benchma
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import math
+import struct
 import time
 from typing import Any
 
@@ -31,6 +41,7 @@ from aiohttp import web
 from tests.fakes.server import FakeUpstream
 
 WORDS_PER_CHUNK = 3
+EMBED_DIMENSIONS = 1536
 
 
 def _tokens(text: str) -> int:
@@ -81,7 +92,64 @@ def _tool_call(body: dict[str, Any], behaviour: dict[str, Any]) -> dict[str, Any
     return {"id": "call_fake_1", "type": "function", "function": {"name": name, "arguments": arguments}}
 
 
+def embedding_for(item: Any, dimensions: int = EMBED_DIMENSIONS) -> list[float]:
+    """The fake's vector for one input: unit length, float32-exact, from the input's SHA-256."""
+    seed = orjson.dumps(item)
+    raw = b"".join(hashlib.sha256(seed + i.to_bytes(4, "big")).digest() for i in range(dimensions // 32 + 1))
+    values = [(byte - 127.5) / 127.5 for byte in raw[:dimensions]]
+    norm = math.sqrt(sum(v * v for v in values))
+    return list(struct.unpack(f"<{dimensions}f", struct.pack(f"<{dimensions}f", *(v / norm for v in values))))
+
+
+def _embeddings(fake: FakeUpstream, body: Any, behaviour: dict[str, Any]) -> web.Response:
+    kind = behaviour.get("kind", "normal")
+    if kind in _STATUS_ERRORS:
+        return _STATUS_ERRORS[kind]()
+    if not isinstance(body, dict) or "input" not in body:
+        return _error(400, "'input' is a required property", "invalid_request_error", None)
+    inputs = body["input"]
+    if isinstance(inputs, str) or (inputs and isinstance(inputs[0], int)):
+        inputs = [inputs]
+    dimensions = body.get("dimensions") or EMBED_DIMENSIONS
+    data = []
+    for i, item in enumerate(inputs):
+        vector = embedding_for(item, dimensions)
+        encoded: Any = vector
+        if body.get("encoding_format") == "base64":
+            encoded = base64.b64encode(struct.pack(f"<{dimensions}f", *vector)).decode()
+        data.append({"object": "embedding", "index": i, "embedding": encoded})
+    tokens = behaviour.get("prompt_tokens")
+    if tokens is None:
+        tokens = sum(_tokens(item) if isinstance(item, str) else len(item) for item in inputs)
+    payload: dict[str, Any] = {"object": "list", "data": data, "model": body.get("model", "")}
+    if kind != "no_usage":
+        payload["usage"] = {"prompt_tokens": tokens, "total_tokens": tokens}
+    if kind == "malformed":
+        return web.Response(status=200, body=b'{"object": "list", "data": [', content_type="application/json")
+    return web.Response(
+        body=orjson.dumps(payload), content_type="application/json", headers={"x-request-id": "req_fake_emb"}
+    )
+
+
+_STATUS_ERRORS = {
+    "rate_limit": lambda: _error(
+        429, "Rate limit reached for requests", "requests", "rate_limit_exceeded", {"Retry-After": "7"}
+    ),
+    "server_error": lambda: _error(
+        500, "The server had an error while processing your request.", "server_error", None
+    ),
+    "auth": lambda: _error(
+        401, "Incorrect API key provided: sk-test***1234.", "invalid_request_error", "invalid_api_key"
+    ),
+}
+
+
 def make_app(fake: FakeUpstream) -> web.Application:
+    async def embeddings(request: web.Request) -> web.Response:
+        body = await fake.record(request)
+        behaviour = fake.next_behaviour()
+        return _embeddings(fake, body, {"kind": behaviour} if isinstance(behaviour, str) else behaviour)
+
     async def chat(request: web.Request) -> web.StreamResponse:
         body = await fake.record(request)
         behaviour = fake.next_behaviour()
@@ -146,6 +214,7 @@ def make_app(fake: FakeUpstream) -> web.Application:
 
     app = web.Application(client_max_size=64 * 1024 * 1024)
     app.router.add_post("/v1/chat/completions", chat)
+    app.router.add_post("/v1/embeddings", embeddings)
     return app
 
 

@@ -1,0 +1,183 @@
+"""Embeddings of OpenAI and Gemini models through the official SDKs (openai, openrouter), served by
+the running ASGI app against the fake upstreams, billed from the provider's reported tokens."""
+
+from __future__ import annotations
+
+import base64
+import struct
+from collections.abc import Iterator
+from decimal import Decimal
+
+import openai
+import pytest
+from django.core.management import call_command
+from openrouter import OpenRouter
+
+from billing.models import Generation
+from tests.fakes import gemini_server, openai_server
+from tests.fakes.server import FakeUpstream
+from tests.fixtures import create_model
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def gemini_upstream(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeUpstream]:
+    for name in ("GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_API_KEY", "GEMINI_API_KEY", "GOOGLE_GEMINI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    with gemini_server.gemini_fake() as fake:
+        yield fake
+
+
+@pytest.fixture
+def world(live_server_url, make_customer, openai_upstream, gemini_upstream):
+    create_model(
+        slug="openai/text-embedding-3-small",
+        provider_slug="openai",
+        protocol="openai",
+        upstream_model="text-embedding-3-small",
+        base_url=f"{openai_upstream.url}/v1",
+        api_key="sk-test-fake-key-1234",
+        input_price="0.02",
+        context_length=8191,
+        output_modalities=["embeddings"],
+    )
+    create_model(
+        slug="google/gemini-embedding-001",
+        provider_slug="google",
+        protocol="google",
+        upstream_model="gemini-embedding-001",
+        base_url=gemini_upstream.url,
+        api_key="gm-test-fake-key-5678",
+        input_price="0.15",
+        context_length=2048,
+        output_modalities=["embeddings"],
+    )
+    customer = make_customer()
+    client = openai.OpenAI(
+        base_url=f"{live_server_url}/api/v1", api_key=customer.secret, max_retries=0, timeout=20
+    )
+    yield customer, client, openai_upstream, gemini_upstream, live_server_url
+    client.close()
+
+
+def _nanos(cost: float) -> int:
+    return int(Decimal(str(cost)) * 10**9)
+
+
+def test_openai_model_through_the_openai_sdk_is_billed_from_the_reported_tokens(world):
+    customer, client, upstream, _, _ = world
+    upstream.push({"kind": "normal", "prompt_tokens": 1234})  # what OpenAI says it counted
+    before = customer.balance()
+
+    raw = client.embeddings.with_raw_response.create(
+        model="openai/text-embedding-3-small", input=["hello world", "second"], dimensions=64, user="u-1"
+    )
+    response = raw.parse()
+
+    assert [d.embedding for d in response.data] == [
+        openai_server.embedding_for("hello world", 64),
+        openai_server.embedding_for("second", 64),
+    ]
+    assert response.model == "openai/text-embedding-3-small"
+    assert response.usage.prompt_tokens == response.usage.total_tokens == 1234
+    assert before - customer.balance() == _nanos(response.usage.model_extra["cost"]) == 1234 * 20
+    assert customer.held() == 0
+    sent = upstream.requests[-1]
+    assert sent.path == "/v1/embeddings"
+    assert sent.json["model"] == "text-embedding-3-small" and sent.json["encoding_format"] == "base64"
+    assert sent.json["input"] == ["hello world", "second"] and sent.json["dimensions"] == 64
+    gen = Generation.objects.get(pk=raw.headers["x-generation-id"])
+    assert (gen.api, gen.provider_slug, gen.prompt_tokens, gen.cost_nanos) == (
+        "embeddings",
+        "openai",
+        1234,
+        24680,
+    )
+    call_command("audit_ledger")
+
+
+def test_openai_model_takes_token_arrays_and_answers_base64_when_asked(world):
+    _, client, upstream, _, _ = world
+
+    response = client.embeddings.create(
+        model="openai/text-embedding-3-small", input=[[9906, 1917], [1, 2, 3]], encoding_format="base64"
+    )
+
+    raw = base64.b64decode(response.data[1].embedding)
+    assert list(struct.unpack(f"<{len(raw) // 4}f", raw)) == openai_server.embedding_for([1, 2, 3])
+    assert response.usage.prompt_tokens == 5
+    assert upstream.requests[-1].json["input"] == [[9906, 1917], [1, 2, 3]]
+
+
+def test_gemini_model_through_the_openai_sdk_calls_batch_embed_contents(world):
+    customer, client, _, gemini, _ = world
+    before = customer.balance()
+
+    response = client.embeddings.create(
+        model="google/gemini-embedding-001", input=["hello world", "a second text"], dimensions=32
+    )
+
+    assert [d.embedding for d in response.data] == [
+        gemini_server.embedding_for("hello world", 32),
+        gemini_server.embedding_for("a second text", 32),
+    ]
+    # usageMetadata.promptTokenCount: 3 + 4 tokens at $0.15 per million.
+    assert response.usage.prompt_tokens == 7
+    assert before - customer.balance() == _nanos(response.usage.model_extra["cost"]) == 7 * 150
+    sent = gemini.requests[-1]
+    assert sent.path.endswith("/models/gemini-embedding-001:batchEmbedContents")
+    requests = gemini_server.normalise(sent.json)["requests"]
+    assert [r["content"]["parts"][0]["text"] for r in requests] == ["hello world", "a second text"]
+    call_command("audit_ledger")
+
+
+def test_gemini_model_refuses_token_arrays_before_any_hold(world):
+    customer, client, _, gemini, _ = world
+    before = customer.balance()
+
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.embeddings.create(model="google/gemini-embedding-001", input=[[1, 2, 3]])
+
+    assert "text only" in caught.value.message
+    assert customer.balance() == before and not gemini.requests
+    assert not Generation.objects.exists()
+
+
+def test_an_upstream_failure_is_its_error_with_nothing_charged(world):
+    customer, client, upstream, _, _ = world
+    upstream.push("auth", "auth")
+    before = customer.balance()
+
+    with pytest.raises(openai.APIStatusError) as caught:
+        client.embeddings.create(model="openai/text-embedding-3-small", input="hello")
+
+    assert caught.value.status_code == 502
+    assert "sk-test-fake" not in caught.value.message  # the provider's text may quote our credential
+    assert customer.balance() == before and customer.held() == 0
+    gen = Generation.objects.get()
+    assert (gen.api, gen.status, gen.cost_nanos) == ("embeddings", "error", 0)
+
+
+@pytest.mark.parametrize(
+    ("model", "tokens", "price"),
+    [
+        ("openai/text-embedding-3-small", 3, 20),
+        ("google/gemini-embedding-001", 3, 150),
+        ("mock/embed", 3, 100),
+    ],
+)
+def test_openrouter_sdk_embeddings_generate(world, make_mock_model, model, tokens, price):
+    customer, _, _, _, url = world
+    make_mock_model(
+        slug="mock/embed", upstream_model="embed", input_price="0.1", output_modalities=["embeddings"]
+    )
+    before = customer.balance()
+
+    with OpenRouter(api_key=customer.secret, server_url=f"{url}/api/v1") as sdk:
+        response = sdk.embeddings.generate(model=model, input="hello world", encoding_format="float")
+
+    assert response.model == model and response.object == "list"
+    assert len(response.data) == 1 and isinstance(response.data[0].embedding, list)
+    assert response.usage.prompt_tokens == tokens
+    assert before - customer.balance() == _nanos(response.usage.cost) == tokens * price
