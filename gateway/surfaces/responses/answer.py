@@ -60,14 +60,19 @@ def message_item(flight: Flight, index: int, content: list[dict[str, Any]], stat
 
 def call_item(flight: Flight, index: int, call: dict[str, Any], status: str) -> dict[str, Any]:
     function = call.get("function") or {}
-    return {
+    name = function.get("name") or ""
+    item = {
         "type": "function_call",
         "id": item_id(flight, "fc", index),
         "call_id": call.get("id") or item_id(flight, "call", index),
-        "name": function.get("name") or "",
+        "name": name,
         "arguments": function.get("arguments") or "",
         "status": status,
     }
+    request = flight.request
+    if isinstance(request, ResponsesRequest) and name in request.namespaced:
+        item["namespace"], item["name"] = request.namespaced[name]
+    return item
 
 
 def output_items(flight: Flight, message: dict[str, Any]) -> list[dict[str, Any]]:

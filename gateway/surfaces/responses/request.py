@@ -28,6 +28,23 @@ STATELESS = (
 _IGNORED = frozenset({"include", "truncation", "service_tier", "stream_options", "store", "top_logprobs"})
 # Fields forwarded to the canonical request as they are (their checks are chat's).
 _SAME = ("temperature", "top_p", "metadata", "user", "safety_identifier", "prompt_cache_key")
+# OpenAI's server-side tools: a model behind the gateway cannot call them, so they are left
+# out of the tool list (Codex and the agents SDK offer web_search by default).
+HOSTED_TOOLS = frozenset(
+    {
+        "web_search",
+        "web_search_preview",
+        "web_search_2025_08_26",
+        "web_search_preview_2025_03_11",
+        "file_search",
+        "code_interpreter",
+        "image_generation",
+        "computer_use_preview",
+        "mcp",
+        "tool_search",
+    }
+)
+NAMESPACE_JOIN = "__"
 _MAX_ITEMS = 10_000  # the chat check takes any length; bound the work of translating
 # The request's settings that the response object repeats back (as OpenAI's does).
 _ECHOED = (
@@ -51,6 +68,7 @@ class ResponsesRequest(ChatRequest):
     """The canonical request, with the settings the response object echoes."""
 
     echo: dict[str, Any] = field(default_factory=dict)
+    namespaced: dict[str, tuple[str, str]] = field(default_factory=dict)  # flat name -> (namespace, name)
 
 
 def _fail(param: str, message: str) -> InvalidRequest:
@@ -124,6 +142,13 @@ def _output_text(value: Any, param: str) -> str | list[dict[str, Any]]:
     return parts
 
 
+def _call_name(item: dict[str, Any], param: str) -> str:
+    name = _str(item.get("name"), f"{param}.name")
+    if item.get("namespace"):
+        return flat_name(_str(item["namespace"], f"{param}.namespace"), name)
+    return name
+
+
 class _Conversation:
     """Items folded into chat messages: consecutive assistant output (reasoning, text, calls)
     becomes one assistant message, as the chat protocol wants it."""
@@ -161,7 +186,7 @@ class _Conversation:
                 "id": _str(item.get("call_id"), f"{param}.call_id"),
                 "type": "function",
                 "function": {
-                    "name": _str(item.get("name"), f"{param}.name"),
+                    "name": _call_name(item, param),
                     "arguments": _str(arguments, f"{param}.arguments"),
                 },
             }
@@ -223,21 +248,49 @@ def _items(value: Any) -> list[dict[str, Any]]:
     return conversation.done()
 
 
-def _tools(value: Any) -> list[dict[str, Any]]:
+def flat_name(namespace: str, name: str) -> str:
+    """A namespaced function's name in the canonical request (providers take no dots)."""
+    return f"{namespace}{NAMESPACE_JOIN}{name}"
+
+
+def _function(tool: dict[str, Any], namespace: str | None) -> dict[str, Any]:
+    name = tool.get("name")
+    function: dict[str, Any] = {
+        "name": flat_name(namespace, name) if namespace and isinstance(name, str) else name
+    }
+    for field_name in ("description", "parameters", "strict"):
+        if tool.get(field_name) is not None:
+            function[field_name] = tool[field_name]
+    return {"type": "function", "function": function}
+
+
+def _tools(value: Any) -> tuple[list[dict[str, Any]], dict[str, tuple[str, str]]]:
+    """Function tools (a namespace's flattened into ``<namespace>__<name>``), and which flat
+    names are namespaced. Tools the provider would run (web search…) are left out."""
     if not isinstance(value, list):
         raise _fail("tools", "expected an array")
-    tools = []
+    tools: list[dict[str, Any]] = []
+    namespaced: dict[str, tuple[str, str]] = {}
     for i, tool in enumerate(value):
         p = f"tools.{i}"
         tool = _obj(tool, p)
-        if tool.get("type") != "function":
-            raise _fail(f"{p}.type", f"only function tools are supported, not {tool.get('type')!r}")
-        function: dict[str, Any] = {"name": tool.get("name")}
-        for name in ("description", "parameters", "strict"):
-            if tool.get(name) is not None:
-                function[name] = tool[name]
-        tools.append({"type": "function", "function": function})
-    return tools
+        kind = tool.get("type")
+        if kind == "function":
+            tools.append(_function(tool, None))
+        elif kind == "namespace":
+            namespace = _str(tool.get("name"), f"{p}.name")
+            for j, inner in enumerate(tool.get("tools") or ()):
+                inner = _obj(inner, f"{p}.tools.{j}")
+                if inner.get("type") != "function":
+                    raise _fail(f"{p}.tools.{j}.type", "a namespace takes function tools only here")
+                name = _str(inner.get("name"), f"{p}.tools.{j}.name")
+                tools.append(_function(inner, namespace))
+                namespaced[flat_name(namespace, name)] = (namespace, name)
+        elif kind in HOSTED_TOOLS:
+            continue  # run by OpenAI's servers, not by a model: nothing here can run it
+        else:
+            raise _fail(f"{p}.type", f"only function tools are supported, not {kind!r}")
+    return tools, namespaced
 
 
 def _tool_choice(value: Any) -> Any:
@@ -305,8 +358,9 @@ def translate(body: dict[str, Any]) -> ChatRequest:
             chat[name] = body[name]
     if body.get("max_output_tokens") is not None:
         chat["max_tokens"] = body["max_output_tokens"]
+    namespaced: dict[str, tuple[str, str]] = {}
     if body.get("tools") is not None:
-        tools = _tools(body["tools"])
+        tools, namespaced = _tools(body["tools"])
         if tools:
             chat["tools"] = tools
     if body.get("tool_choice") is not None:
@@ -327,7 +381,7 @@ def translate(body: dict[str, Any]) -> ChatRequest:
             _responses_names(exc.message), exc.param and _responses_names(exc.param)
         ) from None
     echo = {name: body[name] for name in _ECHOED if body.get(name) is not None}
-    return ResponsesRequest(**vars(checked), echo=echo)
+    return ResponsesRequest(**vars(checked), echo=echo, namespaced=namespaced)
 
 
 def _responses_names(text: str) -> str:

@@ -148,6 +148,32 @@ def test_tool_settings_reach_the_model(world):
     assert sent["parallel_tool_calls"] is False
 
 
+def test_namespaced_tools_round_trip_and_server_side_tools_are_left_out(world):
+    spaced = {"type": "namespace", "name": "crm", "description": "CRM tools.", "tools": [WEATHER]}
+    world.openai.push({"kind": "tools"})
+    first = world.client.responses.create(
+        model="openai/gpt-4o-mini", input="Weather?", tools=[{"type": "web_search"}, spaced]
+    )
+    sent = world.openai.requests[-1].json
+    assert [tool["function"]["name"] for tool in sent["tools"]] == ["crm__get_weather"]
+    call = first.output[-1]
+    assert call.type == "function_call" and call.name == "get_weather" and call.namespace == "crm"
+
+    world.client.responses.create(
+        model="openai/gpt-4o-mini",
+        tools=[spaced],
+        input=[
+            {"role": "user", "content": "Weather?"},
+            call.model_dump(exclude_none=True),
+            {"type": "function_call_output", "call_id": call.call_id, "output": "Sunny"},
+        ],
+    )
+    assert (
+        world.openai.requests[-1].json["messages"][1]["tool_calls"][0]["function"]["name"]
+        == "crm__get_weather"
+    )
+
+
 SCHEMA = {
     "type": "object",
     "properties": {"answer": {"type": "integer"}},
@@ -305,7 +331,9 @@ def test_errors_come_in_openais_shape(world, make_customer):
         world.client.responses.create(model="nope/nothing", input="x")
 
     with pytest.raises(openai.BadRequestError) as unknown_tool:
-        world.client.responses.create(model="mock/echo", input="x", tools=[{"type": "web_search"}])
+        world.client.responses.create(
+            model="mock/echo", input="x", tools=[{"type": "custom", "name": "apply_patch"}]
+        )
     assert "only function tools" in unknown_tool.value.message
 
     world.anthropic.push(*["rate_limit"] * 3)

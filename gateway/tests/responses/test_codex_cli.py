@@ -1,0 +1,81 @@
+"""OpenAI's Codex CLI (``codex exec``), from the npm registry, completes a prompt through
+PromptGrid's Responses API as a custom model provider, billed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from billing.models import Generation
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+CODEX = Path(__file__).resolve().parents[3] / ".tools" / "codex" / "node_modules" / ".bin" / "codex"
+
+
+def _codex() -> Path:
+    """Codex from the npm registry, into the git-ignored .tools folder (once)."""
+    if not CODEX.exists():
+        folder = CODEX.parents[2]
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            subprocess.run(
+                ["npm", "install", "--no-audit", "--no-fund", "@openai/codex"],
+                cwd=folder,
+                check=True,
+                capture_output=True,
+                timeout=300,
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            pytest.skip(f"Codex CLI could not be installed from the npm registry: {exc}")
+    return CODEX
+
+
+def codex_config(url: str, model: str) -> str:
+    """The config.toml that points Codex at PromptGrid (the README shows the same lines)."""
+    return f"""model = "{model}"
+model_provider = "promptgrid"
+
+[model_providers.promptgrid]
+name = "PromptGrid"
+base_url = "{url}/api/v1"
+env_key = "PROMPTGRID_API_KEY"
+wire_api = "responses"
+"""
+
+
+def test_codex_exec_completes_a_prompt_through_promptgrid_billed(world, tmp_path):
+    codex = _codex()
+    home = tmp_path / "codex-home"
+    home.mkdir()
+    (home / "config.toml").write_text(codex_config(world.url, "mock/echo"))
+    before = world.customer.balance()
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "CODEX_HOME": str(home),
+        "PROMPTGRID_API_KEY": world.customer.secret,
+        "RUST_LOG": "error",
+    }
+
+    done = subprocess.run(
+        [str(codex), "exec", "--skip-git-repo-check", "--json", "Reply with the word pineapple"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+
+    assert done.returncode == 0, done.stderr + done.stdout
+    events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    said = json.dumps([e for e in events if "item" in e])
+    assert "pineapple" in said, done.stdout
+    generations = Generation.objects.filter(api="responses", status="success")
+    assert generations.exists()
+    assert before - world.customer.balance() == sum(g.cost_nanos for g in generations) > 0
