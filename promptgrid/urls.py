@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("accounts.audit_log.urls")),
     path("", include("billing.urls")),
+    path("", include("billing.alerts.urls")),
     path("", include("catalog.urls")),
     path("", include("gateway.dashboard.urls")),
 ]

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from billing.alerts import views
+
+app_name = "alerts"
+
+urlpatterns = [
+    path("alerts/", views.alerts_page, name="page"),
+]
