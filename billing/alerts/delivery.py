@@ -59,12 +59,14 @@ def _attempt(delivery: WebhookDelivery, client: httpx.Client) -> tuple[int | Non
     }
     try:
         check_webhook_url(endpoint.url)
-        response = client.post(endpoint.url, content=body, headers=headers)
+        # Streamed and never read: only the status matters, and a receiver's body could be huge.
+        with client.stream("POST", endpoint.url, content=body, headers=headers) as response:
+            status = response.status_code
     except UnsafeWebhookUrl as exc:
         return None, str(exc)
     except httpx.HTTPError as exc:
         return None, f"{type(exc).__name__}: could not deliver"
-    return response.status_code, "" if response.is_success else f"HTTP {response.status_code}"
+    return status, "" if 200 <= status < 300 else f"HTTP {status}"
 
 
 def _settle(delivery: WebhookDelivery, status_code: int | None, error: str, now: datetime) -> None:
