@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 from accounts import selectors, services
 from accounts.authentication import BearerKeyAuthentication, CanManageKeys, IsApiKey, request_key
 from accounts.models import ApiKey
+from accounts.organisations.models import Membership
 from accounts.serializers import (
     CurrentKeySerializer,
     KeyCreatedSerializer,
@@ -47,6 +48,20 @@ def _one(key: ApiKey) -> dict[str, Any]:
     return key_out(key, selectors.api_key_usage(keys=[key])[key.pk])
 
 
+def _context(request: Request) -> dict[str, Any]:
+    """The keys these APIs answer for: a management key's context (its organisation, where an
+    admin sees every member's keys and a member their own), else the personal one."""
+    info = request_key(request)
+    if info is None or info.organisation_id is None:
+        return {"organisation_id": None, "everyone": False}
+    admin = Membership.objects.filter(
+        organisation_id=info.organisation_id,
+        user_id=info.user_id,
+        role__in=[Membership.Role.OWNER, Membership.Role.ADMIN],
+    ).exists()
+    return {"organisation_id": info.organisation_id, "everyone": admin}
+
+
 class CurrentKeyView(APIView):
     authentication_classes = [BearerKeyAuthentication]
     permission_classes = [IsApiKey]
@@ -59,7 +74,7 @@ class CurrentKeyView(APIView):
     )
     def get(self, request: Request) -> Response:
         info = request_key(request)
-        key = ApiKey.objects.filter(pk=info.id).first() if info else None
+        key = ApiKey.objects.filter(pk=info.id).select_related("organisation").first() if info else None
         if key is None:  # deleted between authentication and now
             raise Http404("No such key.")
         usage = selectors.api_key_usage(keys=[key])[key.pk]
@@ -83,7 +98,7 @@ class CurrentKeyView(APIView):
             "creator_user_id": str(key.user_id),
             "effective_budget": None,
             "free_model_daily_requests": {"limit": 0, "remaining": 0, "used": 0},
-            "organization_id": None,
+            "organization_id": key.organisation.slug if key.organisation_id else None,
             "workspace_id": None,
         }
         return Response(CurrentKeySerializer({"data": data}).data)
@@ -112,11 +127,8 @@ class UserModelsView(APIView):
     def get(self, request: Request) -> HttpResponse:
         info = request_key(request)
         snapshot = get_snapshot()
-        allowed = set(info.allowed_models) if info and info.allowed_models else None
         callable_now = {
-            slug
-            for slug, model in snapshot.models.items()
-            if model.endpoints and (allowed is None or slug in allowed)
+            slug for slug, model in snapshot.models.items() if model.endpoints and info and info.allows(slug)
         }
         return HttpResponse(models_subset_json(snapshot, callable_now), content_type="application/json")
 
@@ -136,7 +148,7 @@ class KeysView(APIView):
         summary="List your keys",
     )
     def get(self, request: Request) -> Response:
-        keys = selectors.api_keys_visible(user=request.user, include_revoked=False)
+        keys = selectors.api_keys_visible(user=request.user, include_revoked=False, **_context(request))
         if request.query_params.get("include_disabled", "false").lower() not in ("true", "1", "yes"):
             keys = keys.filter(disabled=False)
         try:
@@ -158,7 +170,11 @@ class KeysView(APIView):
     def post(self, request: Request) -> Response:
         serializer = KeyCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        key, secret = services.api_key_create(user=request.user, **serializer.service_kwargs())
+        key, secret = services.api_key_create(
+            user=request.user,
+            organisation_id=_context(request)["organisation_id"],
+            **serializer.service_kwargs(),
+        )
         body = KeyCreatedSerializer({"data": _one(key), "key": secret}).data
         return Response(body, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
 
@@ -169,7 +185,9 @@ class KeyDetailView(APIView):
 
     def _key(self, request: Request, ref: str) -> ApiKey:
         # ``ref`` is the key's hash (OpenRouter's name for a key) or its id.
-        return selectors.api_key_get_for_user(user=request.user, key_id=ref, include_revoked=False)
+        return selectors.api_key_get_for_user(
+            user=request.user, key_id=ref, include_revoked=False, **_context(request)
+        )
 
     @extend_schema(operation_id="getKey", tags=_TAGS, responses=KeyDetailSerializer, summary="Get one key")
     def get(self, request: Request, ref: str) -> Response:

@@ -9,17 +9,20 @@ and evicts the least recently used, so random secrets sent by anyone cannot grow
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from accounts.models import ApiKey
+from accounts.organisations.models import Membership
 from accounts.secrets import hash_secret
 
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -44,10 +47,19 @@ class KeyInfo:
     user_rpm_limit: int | None
     log_prompts: bool
     last_used_at: datetime | None
+    # The key's context: None for a personal key, else the organisation whose account it spends.
+    organisation_id: int | None = None
+    # The allowlists a model must be on (the key's, the member's, the organisation's); an
+    # empty list is no restriction and is left out.
+    model_allowlists: tuple[frozenset[str], ...] = ()
 
     @property
     def is_management(self) -> bool:
         return self.kind == ApiKey.Kind.MANAGEMENT
+
+    def allows(self, slug: str) -> bool:
+        """Whether this key may call the model ``slug``."""
+        return all(slug in allowed for allowed in self.model_allowlists)
 
 
 _cache: OrderedDict[str, tuple[float, KeyInfo | str]] = OrderedDict()
@@ -71,8 +83,18 @@ def forget(secret_hash: str | None = None) -> None:
 
 
 def _load(secret_hash: str) -> KeyInfo | str:
+    # An organisation key's member, in the same query: their model allowlist, and whether
+    # they are a member at all (removal revokes the key too; this also covers a key whose
+    # revocation has not reached this row yet).
+    member = Membership.objects.filter(
+        organisation_id=OuterRef("organisation_id"), user_id=OuterRef("user_id")
+    )
     row = (
         ApiKey.objects.filter(secret_hash=secret_hash)
+        .annotate(
+            member_allowed_models=Subquery(member.values("allowed_models")[:1]),
+            is_member=Exists(member),
+        )
         .values(
             "id",
             "user_id",
@@ -90,6 +112,11 @@ def _load(secret_hash: str) -> KeyInfo | str:
             "user__credit_account__id",
             "user__prefs__rpm_limit",
             "user__prefs__log_prompts",
+            "organisation_id",
+            "organisation__credit_account__id",
+            "organisation__allowed_models",
+            "member_allowed_models",
+            "is_member",
         )
         .first()
     )
@@ -99,10 +126,18 @@ def _load(secret_hash: str) -> KeyInfo | str:
         return "This API key has been revoked."
     if row["disabled"]:
         return "This API key is disabled."
+    in_organisation = row["organisation_id"] is not None
+    if in_organisation and not row["is_member"]:
+        return "This API key has been revoked."
+    allowlists = [row["allowed_models"]]
+    if in_organisation:
+        allowlists += [_json_list(row["member_allowed_models"]), row["organisation__allowed_models"]]
     return KeyInfo(
         id=row["id"],
         user_id=row["user_id"],
-        account_id=row["user__credit_account__id"],
+        account_id=(
+            row["organisation__credit_account__id"] if in_organisation else row["user__credit_account__id"]
+        ),
         name=row["name"],
         kind=row["kind"],
         expires_at=row["expires_at"],
@@ -113,7 +148,16 @@ def _load(secret_hash: str) -> KeyInfo | str:
         user_rpm_limit=row["user__prefs__rpm_limit"],
         log_prompts=bool(row["user__prefs__log_prompts"]),
         last_used_at=row["last_used_at"],
+        organisation_id=row["organisation_id"],
+        model_allowlists=tuple(frozenset(allowed) for allowed in allowlists if allowed),
     )
+
+
+def _json_list(value: Any) -> list[str]:
+    # A JSON column read through a subquery comes back as its text on some backends.
+    if isinstance(value, str):
+        value = json.loads(value)
+    return list(value or [])
 
 
 def authenticate(secret: str) -> KeyInfo:

@@ -25,6 +25,15 @@ class ApiKey(models.Model):
         PLAYGROUND = "playground", "Playground (internal)"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
+    # The key's context: None is the user's personal account; an organisation's key spends
+    # the organisation's account and counts against its member's budget.
+    organisation = models.ForeignKey(
+        "organisations.Organisation",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="api_keys",
+    )
     name = models.CharField(max_length=100)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.STANDARD)
     secret_hash = models.CharField(max_length=64, unique=True)

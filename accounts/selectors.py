@@ -17,20 +17,44 @@ from promptgrid.periods import next_reset, period_start
 PERIODS = ("daily", "weekly", "monthly")
 
 
-def api_keys_visible(*, user: Any, include_revoked: bool = True) -> QuerySet[ApiKey]:
-    """The keys a user manages: their own, without the dashboard's internal playground keys."""
-    keys = ApiKey.objects.filter(user=user).exclude(kind=ApiKey.Kind.PLAYGROUND)
+def api_keys_visible(
+    *, user: Any, include_revoked: bool = True, organisation_id: int | None = None, everyone: bool = False
+) -> QuerySet[ApiKey]:
+    """The keys a user manages in a context, without the dashboard's internal playground keys.
+
+    The personal context (``organisation_id`` None) is the user's own personal keys. In an
+    organisation, the user's own keys there, or with ``everyone`` (the caller has checked
+    the user is an admin) every member's.
+    """
+    keys = (
+        ApiKey.objects.filter(organisation_id=organisation_id)
+        if organisation_id
+        else ApiKey.objects.filter(organisation__isnull=True)
+    )
+    if not (organisation_id and everyone):
+        keys = keys.filter(user=user)
+    keys = keys.exclude(kind=ApiKey.Kind.PLAYGROUND)
     if not include_revoked:
         keys = keys.filter(revoked_at__isnull=True)
     return keys.order_by("-created_at", "-id")
 
 
-def api_key_get_for_user(*, user: Any, key_id: int | str, include_revoked: bool = True) -> ApiKey:
-    """The user's key with this id (or 64-hex hash, as OpenRouter's API names keys); 404 otherwise.
+def api_key_get_for_user(
+    *,
+    user: Any,
+    key_id: int | str,
+    include_revoked: bool = True,
+    organisation_id: int | None = None,
+    everyone: bool = False,
+) -> ApiKey:
+    """The key with this id (or 64-hex hash, as OpenRouter's API names keys) among those
+    ``api_keys_visible`` gives the user in this context; 404 otherwise.
 
     Someone else's key and a key that does not exist look the same: 404.
     """
-    keys = api_keys_visible(user=user, include_revoked=include_revoked)
+    keys = api_keys_visible(
+        user=user, include_revoked=include_revoked, organisation_id=organisation_id, everyone=everyone
+    )
     ref = str(key_id)
     # ASCII only: str.isdigit accepts "²" (int() refuses it) and "١" (int() reads it as 1).
     if ref.isascii() and ref.isdigit() and len(ref) < 19:

@@ -48,14 +48,18 @@ def api_key_create(
     allowed_models: list[str] | None = None,
     secret: str | None = None,
     actor: Any = None,
+    organisation_id: int | None = None,
 ) -> tuple[ApiKey, str]:
     """Create a key; return it with its secret, which is not stored and never shown again.
 
     ``secret``: a secret the caller derives itself (the playground's, from its session).
-    ``actor``: who did it, for the audit log (the key's owner unless said otherwise)."""
+    ``actor``: who did it, for the audit log (the key's owner unless said otherwise).
+    ``organisation_id``: the key's context (the caller has checked that ``user`` is a member);
+    None for a personal key."""
     secret = secret or new_api_key_secret()
     key = ApiKey.objects.create(
         user=user,
+        organisation_id=organisation_id,
         name=name,
         kind=kind,
         secret_hash=hash_secret(secret),
@@ -95,12 +99,16 @@ def _record_key(key: ApiKey, actor: Any, action: str, old: dict[str, Any], new: 
         record(actor=actor or key.user, action=action, target=key, old=old, new=new)
 
 
-def _forget(key: ApiKey) -> None:
-    # Now, so this process stops trusting its cached view immediately, and again after
-    # commit, in case a request re-cached the old row while this transaction was open.
-    secret_hash = key.secret_hash
+def forget_on_commit(secret_hash: str) -> None:
+    """Drop this process's cached lookup of a key now, so it stops trusting its cached view
+    immediately, and again after commit, in case a request re-cached the old row while
+    this transaction was open."""
     keyauth.forget(secret_hash)
     transaction.on_commit(lambda: keyauth.forget(secret_hash))
+
+
+def _forget(key: ApiKey) -> None:
+    forget_on_commit(key.secret_hash)
 
 
 def _lock(key: ApiKey) -> ApiKey:

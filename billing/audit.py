@@ -1,6 +1,7 @@
 """The ledger audit: every invariant the money rows must satisfy, checked from the database.
 
-Run by ``manage.py audit_ledger`` and at the end of every billing test. On
+Run by ``manage.py audit_ledger`` and at the end of every billing test. Organisation accounts
+are accounts like any other; organisation members' budget counters are checked too. On
 PostgreSQL it reads one REPEATABLE READ snapshot so a live system is audited at
 one instant (a balance and the sum of its entries are never compared across a
 concurrent charge).
@@ -16,6 +17,7 @@ from django.db.models.functions import Cast, Coalesce, Concat
 from django.utils import timezone
 
 from accounts.models import ApiKey
+from accounts.organisations.models import Membership
 from billing.models import CreditAccount, Hold, LedgerEntry, Payment, RedeemCode, Shortfall
 
 
@@ -112,6 +114,8 @@ def _checks() -> list[Violation]:
                 )
             )
 
+    found += _member_checks()
+
     from billing.models import Generation
 
     orphans = (
@@ -178,4 +182,58 @@ def _checks() -> list[Violation]:
                 f"{amount} nanos not charged (shortfall {pk})",
             )
         )
+    return found
+
+
+def _member_checks() -> list[Violation]:
+    """Organisation members' budget counters against the holds and charges they count.
+
+    A member's open holds are the holds placed against their budget; their spend is the
+    usage charged for the holds of theirs that settled, to the nano.
+    """
+    found: list[Violation] = []
+    member_holds = (
+        Hold.objects.filter(membership=OuterRef("pk"), status=Hold.Status.OPEN)
+        .order_by()
+        .values("membership")
+        .annotate(s=Sum("amount_nanos"))
+        .values("s")
+    )
+    settled = Hold.objects.filter(membership=OuterRef(OuterRef("pk")), status=Hold.Status.SETTLED)
+    charged = (
+        LedgerEntry.objects.filter(
+            kind=LedgerEntry.Kind.USAGE, generation_id__in=settled.values("generation_id")
+        )
+        .order_by()
+        .annotate(group=Value(1))
+        .values("group")
+        .annotate(s=Sum("amount_nanos"))
+        .values("s")
+    )
+    members = (
+        Membership.objects.annotate(
+            open_holds=Coalesce(Subquery(member_holds), Value(0)),
+            charged=Coalesce(Subquery(charged), Value(0)),
+        )
+        .values("pk", "held_nanos", "usage_nanos", "open_holds", "charged")
+        .order_by("pk")
+    )
+    for row in members.iterator():
+        subject = f"membership {row['pk']}"
+        if row["held_nanos"] != row["open_holds"]:
+            found.append(
+                Violation(
+                    "member held",
+                    subject,
+                    f"held {row['held_nanos']} != sum of its open holds {row['open_holds']}",
+                )
+            )
+        if row["usage_nanos"] != -row["charged"]:
+            found.append(
+                Violation(
+                    "member spend",
+                    subject,
+                    f"spend {row['usage_nanos']} != charged to its holds {-row['charged']}",
+                )
+            )
     return found

@@ -7,14 +7,20 @@ PostgreSQL runs in autocommit as its own transaction. They do exactly what the O
 ``billing.services`` does (SQLite keeps that path):
 
 * the same conditional UPDATEs (``balance - held`` and a key's spend never overshoot);
-* the same lock order: the CreditAccount row, then its Hold rows by id, then the ApiKey row;
+* the same lock order: the CreditAccount row, then its Hold rows by id, then the ApiKey row,
+  then the Membership row;
 * the ledger's own trigger still moves the balance (nothing here writes ``balance_nanos``);
 * usage is inserted with ``ON CONFLICT DO NOTHING`` under the same unique constraints, so a
   generation is charged at most once.
 
+An organisation's key also reserves against its member's budget (``organisations_membership``),
+in the same function and with the same rule as the key's own limit; the membership is found
+from the key's row (``RETURNING``), so this costs no extra round trip.
+
 Refusals are return codes, not exceptions, so a refused hold never aborts a caller's
-transaction; the code is mapped to InsufficientCredits / KeyLimitReached in Python.
-Installed by migration 0004 (a no-op on SQLite); ``CREATE OR REPLACE`` makes it idempotent.
+transaction; the code is mapped to InsufficientCredits / KeyLimitReached / MemberBudgetReached
+in Python. Installed by migration 0004 and again, with member budgets, by 0008 (a no-op on
+SQLite); ``CREATE OR REPLACE`` makes it idempotent.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from typing import Any
 
 HOLD_INSUFFICIENT_CREDITS = -1
 HOLD_KEY_LIMIT_REACHED = -2
+HOLD_MEMBER_BUDGET_REACHED = -3
+HOLD_NOT_A_MEMBER = -4
 
 # The calls, typed as the functions' arguments: with server-side binding (billing.pg_async)
 # psycopg sends a Python int as the narrowest integer type that holds it.
@@ -30,6 +38,21 @@ HOLD_PLACE_CALL = (
     "SELECT billing_hold_place(%s::bigint, %s::bigint, %s::bigint, %s::integer, %s::text, %s::timestamptz)"
 )
 HOLD_SETTLE_CALL = "SELECT billing_hold_settle(%s::bigint, %s::bigint, %s::text, %s::text, %s::timestamptz)"
+
+# A key's limit and an organisation member's budget have the same columns and the same rule:
+# the SET and WHERE of one conditional UPDATE of either row (``p_amount``, ``p_now`` bound).
+_NEW_PERIOD = """limit_nanos IS NOT NULL AND billing_period_start(limit_reset, p_now) IS NOT NULL
+             AND (period_start IS NULL OR period_start < billing_period_start(limit_reset, p_now))"""
+_LIMITED_HOLD = f"""
+          held_nanos = held_nanos + p_amount,
+          period_usage_nanos = CASE WHEN {_NEW_PERIOD} THEN 0 ELSE period_usage_nanos END,
+          period_start = CASE WHEN {_NEW_PERIOD}
+            THEN billing_period_start(limit_reset, p_now) ELSE period_start END"""
+_WITHIN_LIMIT = """
+           limit_nanos IS NULL OR limit_nanos >= held_nanos + p_amount + CASE
+             WHEN billing_period_start(limit_reset, p_now) IS NULL THEN usage_nanos
+             WHEN period_start IS NULL OR period_start < billing_period_start(limit_reset, p_now) THEN 0
+             ELSE period_usage_nanos END"""
 
 _POSTGRES = [
     # Mirrors promptgrid.periods.period_start: periods start at midnight UTC, weeks on Monday.
@@ -52,6 +75,9 @@ _POSTGRES = [
       v_hold record;
       v_released integer := 0;
       v_id bigint;
+      v_org bigint;
+      v_user bigint;
+      v_member bigint;
     BEGIN
       -- A hold lost in a crash is harmless: the request it was for died with the server and
       -- nothing was charged against it; the client sees an error and retries. So this
@@ -72,7 +98,7 @@ _POSTGRES = [
             WHERE account_id = p_account AND status = 'open' AND expires_at < p_now
             ORDER BY id FOR UPDATE;
           FOR v_hold IN
-            SELECT id, api_key_id, amount_nanos FROM billing_hold
+            SELECT id, api_key_id, membership_id, amount_nanos FROM billing_hold
              WHERE account_id = p_account AND status = 'open' AND expires_at < p_now ORDER BY id
           LOOP
             UPDATE billing_hold SET status = 'expired', closed_at = p_now WHERE id = v_hold.id;
@@ -81,6 +107,10 @@ _POSTGRES = [
             IF v_hold.api_key_id IS NOT NULL THEN
               UPDATE accounts_apikey SET held_nanos = held_nanos - v_hold.amount_nanos
                WHERE id = v_hold.api_key_id;
+            END IF;
+            IF v_hold.membership_id IS NOT NULL THEN
+              UPDATE organisations_membership SET held_nanos = held_nanos - v_hold.amount_nanos
+               WHERE id = v_hold.membership_id;
             END IF;
             v_released := v_released + 1;
           END LOOP;
@@ -98,21 +128,9 @@ _POSTGRES = [
       IF p_key IS NOT NULL THEN
         -- A limited key whose period rolled over starts the new one at zero, in the same
         -- statement as the check (SET and WHERE both read the row as it was).
-        UPDATE accounts_apikey SET
-          held_nanos = held_nanos + p_amount,
-          period_usage_nanos = CASE
-            WHEN limit_nanos IS NOT NULL AND billing_period_start(limit_reset, p_now) IS NOT NULL
-             AND (period_start IS NULL OR period_start < billing_period_start(limit_reset, p_now))
-            THEN 0 ELSE period_usage_nanos END,
-          period_start = CASE
-            WHEN limit_nanos IS NOT NULL AND billing_period_start(limit_reset, p_now) IS NOT NULL
-             AND (period_start IS NULL OR period_start < billing_period_start(limit_reset, p_now))
-            THEN billing_period_start(limit_reset, p_now) ELSE period_start END
-         WHERE id = p_key AND (
-           limit_nanos IS NULL OR limit_nanos >= held_nanos + p_amount + CASE
-             WHEN billing_period_start(limit_reset, p_now) IS NULL THEN usage_nanos
-             WHEN period_start IS NULL OR period_start < billing_period_start(limit_reset, p_now) THEN 0
-             ELSE period_usage_nanos END);
+        UPDATE accounts_apikey SET @LIMITED_HOLD@
+         WHERE id = p_key AND (@WITHIN_LIMIT@)
+        RETURNING organisation_id, user_id INTO v_org, v_user;
         IF NOT FOUND AND EXISTS (SELECT 1 FROM accounts_apikey WHERE id = p_key) THEN
           -- Take the account's reservation back (its row is ours until commit); expired
           -- holds released above stay released, as the sweep would have done.
@@ -121,9 +139,26 @@ _POSTGRES = [
         END IF;
       END IF;
 
+      IF v_org IS NOT NULL THEN
+        -- An organisation's key: its member's budget, checked and reserved the same way.
+        UPDATE organisations_membership SET @LIMITED_HOLD@
+         WHERE organisation_id = v_org AND user_id = v_user AND (@WITHIN_LIMIT@)
+        RETURNING id INTO v_member;
+        IF NOT FOUND THEN
+          UPDATE billing_creditaccount SET held_nanos = held_nanos - p_amount WHERE id = p_account;
+          UPDATE accounts_apikey SET held_nanos = held_nanos - p_amount WHERE id = p_key;
+          IF EXISTS (SELECT 1 FROM organisations_membership
+                      WHERE organisation_id = v_org AND user_id = v_user) THEN
+            RETURN -3;
+          END IF;
+          RETURN -4;
+        END IF;
+      END IF;
+
       INSERT INTO billing_hold
-        (account_id, api_key_id, amount_nanos, status, generation_id, created_at, expires_at)
-      VALUES (p_account, p_key, p_amount, 'open', p_generation, p_now,
+        (account_id, api_key_id, membership_id, amount_nanos, status, generation_id, created_at,
+         expires_at)
+      VALUES (p_account, p_key, v_member, p_amount, 'open', p_generation, p_now,
               p_now + make_interval(secs => p_ttl_seconds))
       RETURNING id INTO v_id;
       RETURN v_id;
@@ -187,6 +222,13 @@ _POSTGRES = [
           period_usage_nanos = period_usage_nanos + v_charged
          WHERE id = h.api_key_id;
       END IF;
+      IF h.membership_id IS NOT NULL AND (v_released <> 0 OR v_charged <> 0) THEN
+        UPDATE organisations_membership SET
+          held_nanos = held_nanos - v_released,
+          usage_nanos = usage_nanos + v_charged,
+          period_usage_nanos = period_usage_nanos + v_charged
+         WHERE id = h.membership_id;
+      END IF;
       RETURN v_entry;
     END $$
     """,
@@ -199,11 +241,18 @@ _POSTGRES_DROP = [
 ]
 
 
+def _statements() -> list[str]:
+    return [
+        sql.replace("@LIMITED_HOLD@", _LIMITED_HOLD).replace("@WITHIN_LIMIT@", _WITHIN_LIMIT)
+        for sql in _POSTGRES
+    ]
+
+
 def install(connection: Any) -> None:
     if connection.vendor != "postgresql":
         return  # SQLite keeps the ORM path
     with connection.cursor() as cursor:
-        for sql in _POSTGRES:
+        for sql in _statements():
             cursor.execute(sql)
 
 

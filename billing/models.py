@@ -46,10 +46,21 @@ class LedgerEntryQuerySet(models.QuerySet):
 
 
 class CreditAccount(models.Model):
-    """One per user today; the owner is a plain FK so an organisation can own one later."""
+    """The balance of one user (their personal account) or of one organisation, never both."""
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="credit_account"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="credit_account",
+    )
+    organisation = models.OneToOneField(
+        "organisations.Organisation",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="credit_account",
     )
     # Cached sum of the ledger, updated in the same transaction as each entry.
     balance_nanos = models.BigIntegerField(default=0)
@@ -66,10 +77,15 @@ class CreditAccount(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(condition=models.Q(held_nanos__gte=0), name="account_held_non_negative"),
+            models.CheckConstraint(
+                condition=models.Q(user__isnull=False, organisation__isnull=True)
+                | models.Q(user__isnull=True, organisation__isnull=False),
+                name="account_has_one_owner",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"account of {self.user}"
+        return f"account of {self.user or self.organisation}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self._state.adding:
@@ -158,6 +174,10 @@ class Hold(models.Model):
     account = models.ForeignKey(CreditAccount, on_delete=models.PROTECT, related_name="holds")
     api_key = models.ForeignKey(
         "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="holds"
+    )
+    # The organisation member whose budget this hold counts against (an organisation key's).
+    membership = models.ForeignKey(
+        "organisations.Membership", null=True, blank=True, on_delete=models.SET_NULL, related_name="holds"
     )
     amount_nanos = models.BigIntegerField()
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)

@@ -10,7 +10,8 @@ processes race (invariant 3): the row lock taken by the UPDATE serialises them
 on PostgreSQL, and SQLite runs every write transaction ``BEGIN IMMEDIATE``.
 
 Lock order, everywhere, to rule out deadlocks between concurrent requests of one
-account: the CreditAccount row, then its Hold rows (by id), then the ApiKey row.
+account: the CreditAccount row, then its Hold rows (by id), then the ApiKey row, then the
+organisation Membership row (an organisation key's member budget).
 Payments are locked before the account they credit, and nothing that locks an
 account ever waits for a payment.
 """
@@ -30,12 +31,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from django.db.models import BigIntegerField, Case, DateTimeField, F, Q, Value, When
+from django.db.models import BigIntegerField, Case, DateTimeField, F, Q, QuerySet, Value, When
 from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from accounts.audit_log import record
 from accounts.models import ApiKey
+from accounts.organisations.models import Membership, Organisation
 from accounts.secrets import hash_secret
 from billing import db_functions
 from billing.models import CreditAccount, Hold, LedgerEntry, Payment, RedeemCode, Shortfall
@@ -55,6 +57,10 @@ class InsufficientCredits(BillingError):
 
 class KeyLimitReached(BillingError):
     pass
+
+
+class MemberBudgetReached(BillingError):
+    """The organisation member's budget (for the period) is spent, or they left the organisation."""
 
 
 class RedeemRefused(Exception):
@@ -79,6 +85,12 @@ _CREDIT_KINDS = {LedgerEntry.Kind.GRANT, LedgerEntry.Kind.TOPUP, LedgerEntry.Kin
 
 def account_for_user(*, user: Any) -> CreditAccount:
     account, _ = CreditAccount.objects.get_or_create(user=user)
+    return account
+
+
+def account_for_organisation(*, organisation: Organisation) -> CreditAccount:
+    """The organisation's own account (opened on first use, empty)."""
+    account, _ = CreditAccount.objects.get_or_create(organisation=organisation)
     return account
 
 
@@ -187,6 +199,8 @@ def _announce_balance(account_id: int) -> None:
     row = CreditAccount.objects.filter(pk=account_id).values("user_id", "balance_nanos").first()
     if row is None:
         return
+    if row["user_id"] is None:
+        return  # an organisation's dashboards read its balance when they load (no per-user channel)
     try:
         from asgiref.sync import async_to_sync
 
@@ -255,6 +269,10 @@ def _close_locked(hold: Hold, status: str, now: datetime) -> bool:
     CreditAccount.objects.filter(pk=hold.account_id).update(held_nanos=F("held_nanos") - hold.amount_nanos)
     if hold.api_key_id:
         ApiKey.objects.filter(pk=hold.api_key_id).update(held_nanos=F("held_nanos") - hold.amount_nanos)
+    if hold.membership_id:
+        Membership.objects.filter(pk=hold.membership_id).update(
+            held_nanos=F("held_nanos") - hold.amount_nanos
+        )
     hold.status = status
     return True
 
@@ -283,13 +301,14 @@ def _account_hold(account_id: int, amount_nanos: int) -> bool:
 _PERIODIC_RESETS = ("daily", "weekly", "monthly")
 
 
-def _key_hold(api_key_id: int, amount_nanos: int, now: datetime) -> None:
-    """Add the hold to the key's open holds, within its spend limit for the current period.
+def _limited_hold(rows: QuerySet, amount_nanos: int, now: datetime) -> bool:
+    """Add the hold to the open holds of a key or a membership (``rows``: one row), within its
+    spend limit for the current period. False if the limit has no room.
 
-    One conditional UPDATE: a limited key whose period has rolled over starts the new one
+    One conditional UPDATE: a limited row whose period has rolled over starts the new one
     at zero (the reset is part of the same statement, so it happens once and only with a
-    hold), and a key with a limit takes the hold only if its period's spend plus open
-    holds leave room for it.
+    hold), and a row with a limit takes the hold only if its period's spend plus open
+    holds leave room for it. Keys and memberships share the columns and the rule.
     """
     start = Case(
         *(When(limit_reset=reset, then=Value(period_start(reset, now))) for reset in _PERIODIC_RESETS),
@@ -305,10 +324,10 @@ def _key_hold(api_key_id: int, amount_nanos: int, now: datetime) -> None:
         default=F("usage_nanos"),
         output_field=BigIntegerField(),
     )
-    ok = (
-        ApiKey.objects.filter(pk=api_key_id)
-        .filter(Q(limit_nanos__isnull=True) | Q(limit_nanos__gte=spent + F("held_nanos") + amount_nanos))
-        .update(
+    return bool(
+        rows.filter(
+            Q(limit_nanos__isnull=True) | Q(limit_nanos__gte=spent + F("held_nanos") + amount_nanos)
+        ).update(
             held_nanos=F("held_nanos") + amount_nanos,
             period_usage_nanos=Case(
                 When(new_period, then=Value(0)),
@@ -318,9 +337,31 @@ def _key_hold(api_key_id: int, amount_nanos: int, now: datetime) -> None:
             period_start=Case(When(new_period, then=start), default=F("period_start")),
         )
     )
-    if not ok and ApiKey.objects.filter(pk=api_key_id).exists():
-        # Raising out of the atomic block also rolls back the account's hold.
-        raise KeyLimitReached("this key's spend limit is reached")
+
+
+def _key_hold(api_key_id: int, amount_nanos: int, now: datetime) -> int | None:
+    """Reserve against the key's limit and, for an organisation's key, its member's budget.
+
+    Returns the membership the hold counts against (None for a personal key). Raising out
+    of the atomic block also rolls back the account's hold.
+    """
+    if not _limited_hold(ApiKey.objects.filter(pk=api_key_id), amount_nanos, now):
+        if ApiKey.objects.filter(pk=api_key_id).exists():
+            raise KeyLimitReached("this key's spend limit is reached")
+        return None
+    owner = ApiKey.objects.filter(pk=api_key_id, organisation__isnull=False).values_list(
+        "organisation_id", "user_id"
+    )
+    if not owner:
+        return None
+    organisation_id, user_id = owner[0]
+    membership = Membership.objects.filter(organisation_id=organisation_id, user_id=user_id)
+    member_id = membership.values_list("pk", flat=True).first()
+    if member_id is None:
+        raise MemberBudgetReached("this key's owner is no longer a member of its organisation")
+    if not _limited_hold(membership, amount_nanos, now):
+        raise MemberBudgetReached("this member's budget is reached")
+    return member_id
 
 
 @transaction.atomic
@@ -334,11 +375,11 @@ def _hold_place_orm(
         _release_expired(account_id, now) and _account_hold(account_id, amount_nanos)
     ):
         raise InsufficientCredits("insufficient credits")
-    if api_key_id is not None:
-        _key_hold(api_key_id, amount_nanos, now)
+    membership_id = None if api_key_id is None else _key_hold(api_key_id, amount_nanos, now)
     hold = Hold(
         account_id=account_id,
         api_key_id=api_key_id,
+        membership_id=membership_id,
         amount_nanos=amount_nanos,
         generation_id=generation_id,
         expires_at=now + timedelta(seconds=ttl_seconds),
@@ -366,6 +407,10 @@ def hold_placed(hold_id: int, *, account_id: int, api_key_id: int | None, amount
         raise InsufficientCredits("insufficient credits")
     if hold_id == db_functions.HOLD_KEY_LIMIT_REACHED:
         raise KeyLimitReached("this key's spend limit is reached")
+    if hold_id == db_functions.HOLD_MEMBER_BUDGET_REACHED:
+        raise MemberBudgetReached("this member's budget is reached")
+    if hold_id == db_functions.HOLD_NOT_A_MEMBER:
+        raise MemberBudgetReached("this key's owner is no longer a member of its organisation")
     return PlacedHold(id=hold_id, account_id=account_id, api_key_id=api_key_id, amount_nanos=amount_nanos)
 
 
@@ -446,12 +491,15 @@ def _hold_settle_orm(*, hold_id: int, cost_nanos: int, generation_id: str, memo:
         CreditAccount.objects.filter(pk=hold.account_id).update(held_nanos=F("held_nanos") - released)
     # The key's counters follow the ledger: no new entry, no new spend.
     charged = cost_nanos if created else 0
+    counters = {
+        "held_nanos": F("held_nanos") - released,
+        "usage_nanos": F("usage_nanos") + charged,
+        "period_usage_nanos": F("period_usage_nanos") + charged,
+    }
     if hold.api_key_id and (released or charged):
-        ApiKey.objects.filter(pk=hold.api_key_id).update(
-            held_nanos=F("held_nanos") - released,
-            usage_nanos=F("usage_nanos") + charged,
-            period_usage_nanos=F("period_usage_nanos") + charged,
-        )
+        ApiKey.objects.filter(pk=hold.api_key_id).update(**counters)
+    if hold.membership_id and (released or charged):
+        Membership.objects.filter(pk=hold.membership_id).update(**counters)
     return entry
 
 

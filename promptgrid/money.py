@@ -12,7 +12,7 @@ charge it stands for.
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, InvalidOperation
 
 NANOS_PER_USD = 1_000_000_000
 _NANOS_PER_USD_PER_MTOK = Decimal(NANOS_PER_USD) / Decimal(1_000_000)  # nanos/token per USD/M
@@ -23,6 +23,26 @@ def usd_to_nanos(usd: Decimal | str | int) -> int:
     if isinstance(usd, float):
         raise TypeError("money must not be a float")
     return round_nanos(Decimal(usd) * NANOS_PER_USD)
+
+
+def parse_usd(raw: str) -> int:
+    """An amount typed in USD (``10``, ``2.50``, ``0.000000001``) as nanos, exactly.
+
+    Raises ValueError, with a message to show, for anything that is not a non-negative
+    amount of whole nano-dollars (so nothing typed is ever silently rounded).
+    """
+    try:
+        usd = Decimal(raw.strip())
+    except (InvalidOperation, AttributeError):
+        raise ValueError(f"{raw!r} is not an amount in USD (e.g. 10 or 2.50).") from None
+    if not usd.is_finite() or usd < 0:
+        raise ValueError(f"{raw!r} is not a positive amount in USD.")
+    nanos = usd * NANOS_PER_USD
+    if nanos != nanos.to_integral_value():
+        raise ValueError(f"{raw!r} is finer than a nano-dollar (at most 9 decimal places).")
+    if nanos >= 2**63:
+        raise ValueError(f"{raw!r} is too large an amount.")
+    return int(nanos)
 
 
 def nanos_to_usd(nanos: int) -> Decimal:

@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "catalog",
     "accounts",
     "accounts.audit_log",
+    "accounts.organisations",
     "billing",
     "billing.alerts",
     "gateway",

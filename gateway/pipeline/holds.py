@@ -28,6 +28,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import ApiKey
+from accounts.organisations.models import Membership
 from billing import pg_async
 from billing import services as billing
 from billing.models import CreditAccount
@@ -96,27 +97,10 @@ def affordable_tokens(endpoint: EndpointInfo, prompt_tokens: int, available: int
     return int(Decimal(left) // per_token)
 
 
-def _budget(api_key_id: int, account_id: int, now: Any) -> tuple[int, int | None]:
-    """(the account's available nanos, what the key may still spend in its period or None), one query."""
-    row = (
-        ApiKey.objects.filter(pk=api_key_id, user__credit_account__pk=account_id)
-        .values(
-            "limit_nanos",
-            "limit_reset",
-            "usage_nanos",
-            "period_usage_nanos",
-            "period_start",
-            "held_nanos",
-            "user__credit_account__balance_nanos",
-            "user__credit_account__held_nanos",
-        )
-        .first()
-    )
-    if row is None:
-        return 0, None
-    available = row["user__credit_account__balance_nanos"] - row["user__credit_account__held_nanos"]
+def _room(row: dict[str, Any], now: Any) -> int | None:
+    """What a key or membership (its limit columns) may still hold in its period; None: no limit."""
     if row["limit_nanos"] is None:
-        return available, None
+        return None
     start = period_start(row["limit_reset"], now)
     if start is None:
         spent = row["usage_nanos"]
@@ -124,7 +108,55 @@ def _budget(api_key_id: int, account_id: int, now: Any) -> tuple[int, int | None
         spent = 0  # a new period: the counter resets when the hold is placed
     else:
         spent = row["period_usage_nanos"]
-    return available, row["limit_nanos"] - spent - row["held_nanos"]
+    return row["limit_nanos"] - spent - row["held_nanos"]
+
+
+_LIMIT_COLUMNS = (
+    "limit_nanos",
+    "limit_reset",
+    "usage_nanos",
+    "period_usage_nanos",
+    "period_start",
+    "held_nanos",
+)
+
+
+@dataclass(frozen=True)
+class _Budget:
+    available: int  # the account's balance minus its open holds
+    key_room: int | None  # what the key's limit still allows (None: no limit)
+    member_room: int | None  # what the organisation member's budget still allows
+
+    def limiting(self) -> tuple[int, str, str]:
+        """(what may be spent, what limits it as the client is told, its error code)."""
+        budget, short, code = self.available, "your credits", "insufficient_credits"
+        if self.key_room is not None and self.key_room < budget:
+            budget, short, code = self.key_room, "this key's spend limit", "key_limit_reached"
+        if self.member_room is not None and self.member_room < budget:
+            budget, short, code = (
+                self.member_room,
+                "your budget in this organisation",
+                "member_budget_reached",
+            )
+        return budget, short, code
+
+
+def _budget(api_key_id: int, account_id: int, now: Any) -> _Budget:
+    """The account's, key's and member's room, for explaining or resizing a refused hold
+    (not on the hot path: only after a refusal)."""
+    account = CreditAccount.objects.filter(pk=account_id).values("balance_nanos", "held_nanos").first()
+    key = ApiKey.objects.filter(pk=api_key_id).values("organisation_id", "user_id", *_LIMIT_COLUMNS).first()
+    if account is None or key is None:
+        return _Budget(0, None, None)
+    member_room = None
+    if key["organisation_id"] is not None:
+        member = (
+            Membership.objects.filter(organisation_id=key["organisation_id"], user_id=key["user_id"])
+            .values(*_LIMIT_COLUMNS)
+            .first()
+        )
+        member_room = 0 if member is None else _room(member, now)
+    return _Budget(account["balance_nanos"] - account["held_nanos"], _room(key, now), member_room)
 
 
 def _place(account_id: int, api_key_id: int, amount: int, generation_id: str) -> billing.PlacedHold:
@@ -140,7 +172,19 @@ def _place(account_id: int, api_key_id: int, amount: int, generation_id: str) ->
 def _refused(error: billing.BillingError) -> HoldRefused:
     if isinstance(error, billing.KeyLimitReached):
         return HoldRefused("This API key's spend limit is reached.", code="key_limit_reached")
+    if isinstance(error, billing.MemberBudgetReached):
+        return HoldRefused(
+            f"Your budget in this organisation does not allow this request ({error}); "
+            "ask an organisation admin to raise it.",
+            code="member_budget_reached",
+        )
     return HoldRefused("Insufficient credits for this request.")
+
+
+def _remedy(code: str) -> str:
+    if code == "member_budget_reached":
+        return "Ask an organisation admin to raise your budget, or wait for it to reset."
+    return "Add credits or send a shorter prompt."
 
 
 def _model_max(endpoint: EndpointInfo) -> int:
@@ -181,10 +225,7 @@ def _after_refusal(refusal: billing.BillingError, ask: _Ask, refused_amount: int
     place a smaller hold whose output cap the balance covers."""
     account_id, api_key_id, endpoint = ask.account_id, ask.api_key_id, ask.endpoint
     prompt_tokens, requested_max_tokens, n = ask.prompt_tokens, ask.requested_max_tokens, ask.n
-    available, room = _budget(api_key_id, account_id, timezone.now())
-    budget = available if room is None else min(available, room)
-    short = "this key's spend limit" if room is not None and room < available else "your credits"
-    code = "insufficient_credits" if short == "your credits" else "key_limit_reached"
+    budget, short, code = _budget(api_key_id, account_id, timezone.now()).limiting()
     can = affordable_tokens(endpoint, prompt_tokens, budget, n)
     if requested_max_tokens == 0:  # no output to shrink (embeddings): the input is the cost
         if refused_amount <= budget:
@@ -204,8 +245,7 @@ def _after_refusal(refusal: billing.BillingError, ask: _Ask, refused_amount: int
         raise _refused(refusal)  # the budget moved between the two looks
     if can < MIN_COMPLETION_TOKENS:
         raise HoldRefused(
-            f"Insufficient credits: {short} cannot cover this prompt and a short answer. "
-            "Add credits or send a shorter prompt.",
+            f"Insufficient credits: {short} cannot cover this prompt and a short answer. " + _remedy(code),
             code=code,
         )
     model_max = _model_max(endpoint)
@@ -223,6 +263,7 @@ def reserve(
     user_id: int,
     account_id: int | None,
     api_key_id: int,
+    organisation_id: int | None = None,
     endpoint: EndpointInfo,
     prompt_tokens: int,
     requested_max_tokens: int | None,
@@ -237,8 +278,9 @@ def reserve(
     refused are the balance and the key's room read: to say what is short, or to size a
     smaller output cap that the balance covers and try once more.
     """
-    if account_id is None:
-        account_id = CreditAccount.objects.get_or_create(user_id=user_id)[0].pk
+    if account_id is None:  # opened on first use, for a user or an organisation
+        owner = {"organisation_id": organisation_id} if organisation_id else {"user_id": user_id}
+        account_id = CreditAccount.objects.get_or_create(**owner)[0].pk
     ask = _Ask(account_id, api_key_id, endpoint, prompt_tokens, requested_max_tokens, n, generation_id)
     max_tokens, amount = ask.first()
     try:
@@ -253,6 +295,7 @@ async def reserve_async(
     user_id: int,
     account_id: int | None,
     api_key_id: int,
+    organisation_id: int | None = None,
     endpoint: EndpointInfo,
     prompt_tokens: int,
     requested_max_tokens: int | None,
@@ -271,6 +314,7 @@ async def reserve_async(
             user_id=user_id,
             account_id=account_id,
             api_key_id=api_key_id,
+            organisation_id=organisation_id,
             endpoint=endpoint,
             prompt_tokens=prompt_tokens,
             requested_max_tokens=requested_max_tokens,

@@ -53,7 +53,7 @@ def _shown(name: str, limit: int = 100) -> str:
 
 
 def _allowed(key: KeyInfo, slug: str) -> bool:
-    return not key.allowed_models or slug in key.allowed_models
+    return key.allows(slug)
 
 
 def _model_named(snapshot: CatalogSnapshot, name: str) -> tuple[ModelInfo | None, str]:

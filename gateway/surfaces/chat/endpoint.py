@@ -222,6 +222,7 @@ async def handle_chat(
             user_id=key.user_id,
             account_id=key.account_id,
             api_key_id=key.id,
+            organisation_id=key.organisation_id,
             endpoint=route.endpoint,
             prompt_tokens=surface.prompt_bound(chat, route),
             requested_max_tokens=chat.max_tokens,

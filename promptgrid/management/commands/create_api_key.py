@@ -2,6 +2,10 @@
 
     python manage.py create_api_key --email dev@example.com --credits 10
     SECRET=$(python manage.py create_api_key --email bench@example.com | tail -n 1)
+    python manage.py create_api_key --email dev@acme.test --org acme   # spends the organisation's
+
+With ``--org`` the key is made in that organisation (the user must be a member) and
+``--credits`` go to the organisation's account, the one the key spends.
 
 The secret is printed alone on the last line of stdout (scripts rely on it);
 everything else goes before it. It is stored only as a hash and cannot be shown again.
@@ -43,6 +47,7 @@ class Command(BaseCommand):
             "--password", default=None, help="Password for a new user (default: none, an unusable password)."
         )
         parser.add_argument("--management", action="store_true", help="Create a management key.")
+        parser.add_argument("--org", default=None, help="Make the key in this organisation (its slug).")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         email = opts["email"].strip().lower()
@@ -50,23 +55,44 @@ class Command(BaseCommand):
             validate_email(email)
         except ValidationError:
             raise CommandError(f"--email {opts['email']!r} is not an email address.") from None
+        from accounts.organisations.models import Membership, Organisation
         from billing import services as billing
         from promptgrid.money import usd_to_nanos
 
+        organisation = None
+        if opts["org"] is not None:
+            organisation = Organisation.objects.filter(slug=opts["org"].strip()).first()
+            if organisation is None:
+                raise CommandError(f"No organisation with slug {opts['org']!r}.")
         with transaction.atomic():
             user, created = self._user(email, opts["password"])
-            account = billing.account_for_user(user=user)
+            if organisation is None:
+                account = billing.account_for_user(user=user)
+            elif Membership.objects.filter(organisation=organisation, user=user).exists():
+                account = billing.account_for_organisation(organisation=organisation)
+            else:
+                raise CommandError(
+                    f"{email} is not a member of {organisation.slug}; add them with org_member."
+                )
             credits = opts["credits"]
             if credits:
                 billing.credits_grant(
                     account=account, amount_nanos=usd_to_nanos(credits), memo="create_api_key command"
                 )
             kind = ApiKey.Kind.MANAGEMENT if opts["management"] else ApiKey.Kind.STANDARD
-            key, secret = api_key_create(user=user, name=opts["name"], kind=kind)
+            key, secret = api_key_create(
+                user=user,
+                name=opts["name"],
+                kind=kind,
+                organisation_id=organisation.pk if organisation else None,
+            )
         self.stdout.write(f"{'Created' if created else 'Found'} user {email} (id {user.pk}).")
         if credits:
             self.stdout.write(f"Granted ${credits} of credits.")
-        self.stdout.write(f"Created {kind} key {key.name!r} ({key.masked}). The secret is shown only once:")
+        where = f" in {organisation.slug}" if organisation else ""
+        self.stdout.write(
+            f"Created {kind} key {key.name!r} ({key.masked}){where}. The secret is shown only once:"
+        )
         self.stdout.write(secret)
 
     def _user(self, email: str, password: str | None) -> tuple[Any, bool]:
