@@ -151,3 +151,18 @@ def test_create_api_key_in_an_organisation_needs_a_member_and_funds_the_organisa
     assert Organisation.objects.get(slug=acme).credit_account.balance_nanos == 3_000_000_000
     with pytest.raises(CommandError, match="No organisation"):
         run("create_api_key", "--email", dev.email, "--org", "nope")
+
+
+def test_role_budget_and_removal_are_in_the_organisations_audit_log(acme, dev):
+    from accounts.audit_log.models import AuditEntry
+
+    run("org_member", "--org", acme, "--email", dev.email, "--role", "member")
+    run("org_member", "--org", acme, "--email", dev.email, "--role", "admin", "--limit", "2")
+    run("org_member", "--org", acme, "--email", dev.email, "--remove")
+
+    organisation = Organisation.objects.get(slug=acme)
+    entries = AuditEntry.objects.filter(organisation_id=organisation.pk).order_by("id")
+    actions = [(e.action, e.old, e.new) for e in entries if e.target_repr.startswith("dev@")]
+    assert [a for a, _, _ in actions] == ["member.add", "member.role", "member.budget", "member.remove"]
+    assert actions[1][1:] == ({"role": "member"}, {"role": "admin"})
+    assert actions[2][2]["limit_nanos"] == 2_000_000_000
