@@ -45,6 +45,7 @@ class ProviderAdmin(AuditedAdmin, admin.ModelAdmin):
         "connect_timeout",
         "first_byte_timeout",
         "idle_timeout",
+        "allowed_betas",
     )
     readonly_fields = ("key",)
 

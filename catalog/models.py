@@ -37,6 +37,13 @@ class Provider(models.Model):
     idle_timeout = models.FloatField(
         null=True, blank=True, help_text="Seconds between stream chunks (blank: UPSTREAM_IDLE_TIMEOUT)."
     )
+    # Betas change what the provider does (and may bill): only those named here pass through.
+    allowed_betas = models.CharField(
+        max_length=1000,
+        blank=True,
+        help_text="anthropic-beta values a client may send through to this provider, comma-separated "
+        "(Anthropic providers; others ignore it). Betas not listed are not forwarded.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -45,6 +52,10 @@ class Provider(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def betas(self) -> tuple[str, ...]:
+        return tuple(beta.strip() for beta in self.allowed_betas.split(",") if beta.strip())
 
     @property
     def api_key_masked(self) -> str:

@@ -172,6 +172,7 @@ def build_snapshot(version: Any = None) -> CatalogSnapshot:
             connect_timeout=_seconds(ep.provider.connect_timeout, settings.UPSTREAM_CONNECT_TIMEOUT),
             first_byte_timeout=_seconds(ep.provider.first_byte_timeout, settings.UPSTREAM_FIRST_BYTE_TIMEOUT),
             idle_timeout=_seconds(ep.provider.idle_timeout, settings.UPSTREAM_IDLE_TIMEOUT),
+            allowed_betas=ep.provider.betas,
         )
         info = EndpointInfo(
             target=target,

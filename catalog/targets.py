@@ -21,3 +21,4 @@ class Target:
     connect_timeout: float = 10.0
     first_byte_timeout: float = 120.0
     idle_timeout: float = 120.0
+    allowed_betas: tuple[str, ...] = ()  # anthropic-beta values the provider may receive

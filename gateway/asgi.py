@@ -177,6 +177,7 @@ async def _serve(
     request_id = None
     host = ""
     authorizations = 0
+    betas: list[str] = []
     for name, value in scope["headers"]:
         if name == b"authorization":
             authorization = value.decode("latin-1")
@@ -187,6 +188,8 @@ async def _serve(
             request_id = value.decode("latin-1")
         elif x_api_key and name == b"x-api-key":
             api_key = value.decode("latin-1")
+        elif x_api_key and name == b"anthropic-beta":
+            betas.append(value.decode("latin-1"))  # repeated headers join as Django joins them
     if x_api_key:
         authorization = messages.authorization_of(api_key, authorization)
     request_id = request_id_from_header(request_id)
@@ -221,7 +224,10 @@ async def _serve(
     gone.add_done_callback(client_left)
     try:
         try:
-            reply = await handler(authorization, lambda: body, request_id)
+            if betas:
+                reply = await handler(authorization, lambda: body, request_id, ",".join(betas))
+            else:
+                reply = await handler(authorization, lambda: body, request_id)
         except Exception:
             logger.exception("chat request failed")
             failed = "The gateway failed to handle this request."

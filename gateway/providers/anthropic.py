@@ -292,6 +292,10 @@ def build_params(request: dict[str, Any], target: Target) -> dict[str, Any]:
             if budget >= MIN_THINKING_BUDGET:
                 params["thinking"] = {"type": "enabled", "budget_tokens": budget}
 
+    betas = [beta for beta in request.get("anthropic_beta") or () if beta in target.allowed_betas]
+    if betas:
+        params["extra_headers"] = {"anthropic-beta": ",".join(betas)}
+
     user = request.get("user")
     if isinstance(user, str) and user and "@" not in user:  # never forward an email address
         params["metadata"] = {"user_id": user[:256]}
@@ -471,7 +475,7 @@ def _make_client(base_url: str, api_key: str) -> tuple[anthropic.AsyncAnthropic,
 
 
 # What count_tokens takes of a Messages request (it refuses max_tokens and sampling parameters).
-_COUNTED = ("model", "messages", "system", "tools", "tool_choice", "thinking")
+_COUNTED = ("model", "messages", "system", "tools", "tool_choice", "thinking", "extra_headers")
 
 
 class AnthropicAdapter:

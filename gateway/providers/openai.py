@@ -31,8 +31,9 @@ from gateway.providers.clients import client_for as shared_client
 from gateway.providers.openai_wire import LineTooLong, Wire, lines
 
 _SECRETISH = re.compile(r"(sk|pk|key|pg)-[A-Za-z0-9_\-*]{6,}")
-# Gateway-only fields; `reasoning` is OpenRouter's and becomes OpenAI's `reasoning_effort`.
-_NOT_FORWARDED = ("mock_delay_ms", "provider", "reasoning")
+# Gateway-only fields; `reasoning` is OpenRouter's and becomes OpenAI's `reasoning_effort`;
+# `anthropic_beta` (from the Messages surface's header) is for Anthropic models only.
+_NOT_FORWARDED = ("mock_delay_ms", "provider", "reasoning", "anthropic_beta")
 
 
 def client_for(target: Target, *, streaming: bool) -> openai.AsyncOpenAI:

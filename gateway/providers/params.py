@@ -34,6 +34,7 @@ GATEWAY_PARAMS = frozenset(
         "safety_identifier",
         "prompt_cache_key",
         "service_tier",
+        "anthropic_beta",  # the Messages surface's anthropic-beta header (Anthropic only)
     }
 )
 

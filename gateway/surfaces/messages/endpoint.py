@@ -10,6 +10,7 @@ answers, events and errors. Keys come in ``x-api-key`` (the SDK's default) or
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -34,8 +35,15 @@ logger = logging.getLogger(__name__)
 class MessagesSurface(Surface):
     api = "messages"
 
+    def __init__(self, betas: str = "") -> None:
+        self.betas = betas  # the request's anthropic-beta header
+
     def parse(self, raw: dict[str, Any]) -> ChatRequest:
-        return translate(raw)
+        chat = translate(raw)
+        if self.betas:
+            # Forwarded to Anthropic models only, and only the betas their provider allows.
+            chat.params["anthropic_beta"] = parse_betas(self.betas)
+        return chat
 
     def error(
         self,
@@ -61,16 +69,35 @@ class MessagesSurface(Surface):
 MESSAGES = MessagesSurface()
 
 
+_BETA = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+MAX_BETAS = 32
+
+
+def parse_betas(header: str) -> list[str]:
+    """The ``anthropic-beta`` header's values (comma-separated), checked."""
+    betas = [beta.strip() for beta in header.split(",") if beta.strip()]
+    if len(betas) > MAX_BETAS:
+        raise InvalidRequest(f"anthropic-beta: at most {MAX_BETAS} betas.", "anthropic-beta")
+    for beta in betas:
+        if not _BETA.match(beta):
+            raise InvalidRequest(f"anthropic-beta: {beta[:100]!r} is not a beta name.", "anthropic-beta")
+    return betas
+
+
 def authorization_of(x_api_key: str, authorization: str) -> str:
     """The bearer header the pipeline authenticates: ``x-api-key`` wins when both are sent."""
     return f"Bearer {x_api_key.strip()}" if x_api_key.strip() else authorization
 
 
-async def handle_messages(authorization: str, read: Callable[[], bytes], request_id: str) -> Reply:
-    return await handle_chat(authorization, read, request_id, MESSAGES)
+async def handle_messages(
+    authorization: str, read: Callable[[], bytes], request_id: str, betas: str = ""
+) -> Reply:
+    return await handle_chat(authorization, read, request_id, MessagesSurface(betas) if betas else MESSAGES)
 
 
-async def handle_count_tokens(authorization: str, read: Callable[[], bytes], request_id: str) -> Reply:
+async def handle_count_tokens(
+    authorization: str, read: Callable[[], bytes], request_id: str, betas: str = ""
+) -> Reply:
     """Exact through Anthropic's endpoint for Anthropic models; elsewhere the gateway's estimate."""
     try:
         key = await authenticate_bearer(authorization)
@@ -80,7 +107,7 @@ async def handle_count_tokens(authorization: str, read: Callable[[], bytes], req
         raw = parse_json(read())
         raw.setdefault("max_tokens", 128_000)  # count_tokens takes none; room for a thinking budget
         raw["stream"] = False
-        chat = translate(raw)
+        chat = MessagesSurface(betas).parse(raw)
     except InvalidRequest as exc:
         return answer.error_reply(exc.status, exc.message)
     try:
@@ -112,7 +139,10 @@ async def messages(request: HttpRequest) -> HttpResponse | StreamingHttpResponse
     if request.method != "POST":
         return to_django(answer.error_reply(405, "Use POST.", {"Allow": "POST"}))
     reply = await handle_messages(
-        _headers(request), lambda: read_body(request), getattr(request, "request_id", "")
+        _headers(request),
+        lambda: read_body(request),
+        getattr(request, "request_id", ""),
+        request.headers.get("anthropic-beta", ""),
     )
     return to_django(reply)
 
@@ -122,6 +152,9 @@ async def count_tokens(request: HttpRequest) -> HttpResponse | StreamingHttpResp
     if request.method != "POST":
         return to_django(answer.error_reply(405, "Use POST.", {"Allow": "POST"}))
     reply = await handle_count_tokens(
-        _headers(request), lambda: read_body(request), getattr(request, "request_id", "")
+        _headers(request),
+        lambda: read_body(request),
+        getattr(request, "request_id", ""),
+        request.headers.get("anthropic-beta", ""),
     )
     return to_django(reply)

@@ -16,6 +16,7 @@ import orjson
 
 from gateway.surfaces.chat.request import ChatRequest, InvalidRequest, validate
 
+MAX_STOP_SEQUENCES = 1000  # Anthropic documents no limit; bound the work of checking them
 # Anthropic's dated ids (claude-sonnet-4-5-20250929) price and route as the catalog alias.
 _DATED = re.compile(r"^(claude-[a-z0-9.-]+?)-\d{8}$")
 
@@ -280,12 +281,15 @@ def translate(body: dict[str, Any]) -> ChatRequest:
         if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0:
             raise _fail("top_k", "expected a non-negative integer")
         chat["top_k"] = top_k
+    stops: list[str] = []
     if body.get("stop_sequences") is not None:
         stops = body["stop_sequences"]
         if not isinstance(stops, list) or not all(isinstance(s, str) for s in stops):
             raise _fail("stop_sequences", "expected an array of strings")
+        if len(stops) > MAX_STOP_SEQUENCES:
+            raise _fail("stop_sequences", f"at most {MAX_STOP_SEQUENCES} sequences")
         if stops:
-            chat["stop"] = stops[:4]
+            chat["stop"] = stops[:4]  # chat's check allows four; the whole list is put back below
     if body.get("metadata") is not None:
         user = _obj(body["metadata"], "metadata").get("user_id")
         if user is not None:
@@ -317,4 +321,9 @@ def translate(body: dict[str, Any]) -> ChatRequest:
             raise _fail("thinking.type", "must be enabled, disabled or adaptive")
     if body.get("mock_delay_ms") is not None:
         chat["mock_delay_ms"] = body["mock_delay_ms"]
-    return validate(chat)
+    checked = validate(chat)
+    if len(stops) > 4:
+        # Anthropic takes more than OpenAI's four: its models get them all; a model whose
+        # provider takes fewer refuses them upstream with a 400 that says so.
+        checked.params["stop"] = stops
+    return checked

@@ -447,3 +447,84 @@ def test_an_overloaded_upstream_is_anthropics_overloaded_error(world):
     assert overloaded.value.status_code == 529
     assert overloaded.value.body["error"]["type"] == "overloaded_error"
     assert customer.balance() == before and customer.held() == 0
+
+
+def _allow_betas(betas: str) -> None:
+    from catalog.models import Provider
+    from catalog.snapshot import invalidate_local
+
+    Provider.objects.filter(slug="anthropic").update(allowed_betas=betas)
+    invalidate_local()
+
+
+def test_anthropic_beta_headers_the_catalog_allows_reach_anthropic_and_no_others(world):
+    _, client, _, fake = world
+    _allow_betas("context-1m-2025-08-07, interleaved-thinking-2025-05-14")
+    betas = ["context-1m-2025-08-07", "claude-code-20250219", "interleaved-thinking-2025-05-14"]
+
+    client.messages.create(
+        model="claude-sonnet-4-5",
+        max_tokens=10,
+        messages=[{"role": "user", "content": "x"}],
+        extra_headers={"anthropic-beta": ",".join(betas)},
+    )
+    sent = fake.requests[-1].headers
+    assert sent["anthropic-beta"] == "context-1m-2025-08-07,interleaved-thinking-2025-05-14"
+
+    client.messages.count_tokens(
+        model="claude-sonnet-4-5",
+        messages=[{"role": "user", "content": "x"}],
+        extra_headers={"anthropic-beta": "context-1m-2025-08-07"},
+    )
+    assert fake.requests[-1].headers["anthropic-beta"] == "context-1m-2025-08-07"
+
+    client.messages.create(
+        model="claude-sonnet-4-5",
+        max_tokens=10,
+        messages=[{"role": "user", "content": "x"}],
+        extra_headers={"anthropic-beta": "claude-code-20250219"},
+    )
+    assert "anthropic-beta" not in fake.requests[-1].headers  # not in the catalog's list
+
+    _allow_betas("")
+    client.messages.create(
+        model="claude-sonnet-4-5",
+        max_tokens=10,
+        messages=[{"role": "user", "content": "x"}],
+        extra_headers={"anthropic-beta": "context-1m-2025-08-07"},
+    )
+    assert "anthropic-beta" not in fake.requests[-1].headers
+
+
+def test_a_malformed_anthropic_beta_header_is_refused(world):
+    _, client, _, _ = world
+    with pytest.raises(anthropic.BadRequestError) as refused:
+        client.messages.create(
+            model="mock/echo",
+            max_tokens=10,
+            messages=[{"role": "user", "content": "x"}],
+            extra_headers={"anthropic-beta": "not a beta;"},
+        )
+    assert "anthropic-beta" in refused.value.message
+
+
+def test_more_than_four_stop_sequences_all_reach_an_anthropic_model(world, openai_upstream):
+    _, client, _, fake = world
+    stops = ["END", "STOP", "DONE", "FIN", "QUIT", "BYE"]
+    client.messages.create(
+        model="claude-sonnet-4-5",
+        max_tokens=10,
+        stop_sequences=stops,
+        messages=[{"role": "user", "content": "x"}],
+    )
+    assert fake.requests[-1].json["stop_sequences"] == stops
+
+    client.messages.create(
+        model="openai/gpt-4o-mini",
+        max_tokens=10,
+        stop_sequences=stops,
+        messages=[{"role": "user", "content": "x"}],
+        extra_headers={"anthropic-beta": "context-1m-2025-08-07"},
+    )
+    sent = openai_upstream.requests[-1].json
+    assert sent["stop"] == stops and "anthropic_beta" not in sent  # OpenAI itself says if it takes them
