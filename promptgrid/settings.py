@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from promptgrid.env import (
@@ -90,6 +91,7 @@ MIDDLEWARE = [
     "promptgrid.nul.refuse_nul",  # before anything reads the URL into a query
     "promptgrid.api_errors.api_method_not_allowed",
     "django.middleware.security.SecurityMiddleware",
+    "promptgrid.csp.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -266,6 +268,24 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp; promptgrid/csp.py). Every asset is served from this
+# site; the two inline scripts carry the request's nonce, and no template has an inline style.
+# 'self' covers the live dashboard's same-origin websocket (CSP level 3). form-action is left
+# open: the card payment and social sign-in forms redirect to Stripe's and the provider's hosts.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 SESSION_COOKIE_HTTPONLY = True
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440  # forms; the API has its own cap below
 

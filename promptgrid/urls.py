@@ -1,16 +1,38 @@
+from collections.abc import Callable
+from typing import Any
+
+from csp.constants import SELF, UNSAFE_INLINE
+from csp.decorators import csp_replace, csp_update
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import include, path
-from drf_spectacular.views import SpectacularJSONAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from promptgrid import health
+
+
+def _redoc_csp(view: Callable[..., Any]) -> Callable[..., Any]:
+    # A nonce would make browsers ignore 'unsafe-inline', so this page's style-src has none.
+    view = csp_update({"worker-src": [SELF, "blob:"]})(view)
+    return csp_replace({"style-src": [SELF, UNSAFE_INLINE]})(view)
+
+
+def _favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
+    # Pages without an icon link (admin, the API docs) make browsers ask for /favicon.ico.
+    return HttpResponsePermanentRedirect(static("img/favicon.svg"))
+
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics_view, name="metrics"),
+    path("favicon.ico", _favicon),
     path("api/v1/openapi.json", SpectacularJSONAPIView.as_view(), name="openapi-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="openapi-schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="openapi-schema"), name="api-redoc"),
+    # Swagger UI's init script is served as a file (the split view), so the page needs no inline script.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="openapi-schema"), name="api-docs"),
+    # Redoc writes its own <style> elements at run time: this page alone allows inline styles.
+    path("api/redoc/", _redoc_csp(SpectacularRedocView.as_view(url_name="openapi-schema")), name="api-redoc"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include("gateway.api_urls")),

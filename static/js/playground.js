@@ -13,6 +13,8 @@
   var modelSelect = document.getElementById("pg-model");
   var priceHelp = document.getElementById("pg-price");
   var totalsEl = document.getElementById("pg-totals");
+  // The settings form is never submitted; pressing Enter in it must not reload the page.
+  document.getElementById("pg-settings").addEventListener("submit", function (e) { e.preventDefault(); });
   var prices = JSON.parse(document.getElementById("pg-prices").textContent);
   var history = [];
   var key = null;
