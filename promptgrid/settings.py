@@ -309,6 +309,8 @@ PROVIDER_ENV = {
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 10 * 1024 * 1024, minimum=1024)
 # How long a process may trust its cached view of keys and the catalog.
 AUTH_CACHE_SECONDS = env_int("AUTH_CACHE_SECONDS", 2, minimum=0)
+# How long an organisation's invitation link stays good.
+ORG_INVITATION_DAYS = env_int("ORG_INVITATION_DAYS", 7, minimum=1)
 PLAYGROUND_KEY_SECONDS = env_int("PLAYGROUND_KEY_SECONDS", 3600, minimum=60)
 AUTH_CACHE_SIZE = env_int("AUTH_CACHE_SIZE", 10_000, minimum=1)
 CATALOG_CACHE_SECONDS = env_int("CATALOG_CACHE_SECONDS", 2, minimum=0)

@@ -2,7 +2,8 @@
 
 Usage: python -m billing.tests.race_worker '{"account_id": 1, "amount": 1000, "threads": 5,
 "attempts": 4, "mode": "real" | "naive", "start_at": <unix time>}' with DATABASE_URL set to
-the test database. Prints {"ok": n, "refused": m, "errors": [...]} as JSON.
+the test database; an optional "api_key_id" places the real holds with that key (an
+organisation member's, say). Prints {"ok": n, "refused": m, "errors": [...]} as JSON.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ def main() -> None:
 
     place = services.hold_place if args["mode"] == "real" else naive_hold_place
 
+    key = {"api_key_id": args["api_key_id"]} if args.get("api_key_id") and args["mode"] == "real" else {}
+
     def attempt() -> object:
-        return place(account_id=args["account_id"], amount_nanos=args["amount"], ttl_seconds=600)
+        return place(account_id=args["account_id"], amount_nanos=args["amount"], ttl_seconds=600, **key)
 
     results = concurrently(
         attempt, threads=args["threads"], attempts=args["attempts"], start_at=args["start_at"]
