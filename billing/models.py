@@ -287,6 +287,11 @@ class Generation(models.Model):
     upstream_id = models.CharField(max_length=200, blank=True)
     error = models.TextField(blank=True)
     attempts = models.JSONField(default=list, blank=True)
+    # App attribution as OpenRouter's clients send it (HTTP-Referer; X-Title or X-OpenRouter-Title),
+    # and the request's own ``user`` (the client's end user, as the client named it).
+    app_referer = models.CharField(max_length=500, blank=True)
+    app_title = models.CharField(max_length=200, blank=True)
+    end_user = models.CharField(max_length=256, blank=True)
     # Stored only when the user turned logging on; deleted after their retention period.
     prompt_text = models.JSONField(null=True, blank=True)
     completion_text = models.TextField(null=True, blank=True)  # noqa: DJ001 (null = not logged)

@@ -35,6 +35,7 @@ from django.http.request import split_domain_port, validate_host
 from django.utils.deprecation import MiddlewareMixin
 from django.utils.module_loading import import_string
 
+from gateway.pipeline import attribution
 from gateway.pipeline.replies import Reply, asgi_headers, error_reply
 from gateway.surfaces.chat import endpoint as chat
 from gateway.surfaces.embeddings import endpoint as embeddings
@@ -178,6 +179,7 @@ async def _serve(
     host = ""
     authorizations = 0
     betas: list[str] = []
+    app_headers: dict[str, str] = {}
     for name, value in scope["headers"]:
         if name == b"authorization":
             authorization = value.decode("latin-1")
@@ -190,6 +192,9 @@ async def _serve(
             api_key = value.decode("latin-1")
         elif x_api_key and name == b"anthropic-beta":
             betas.append(value.decode("latin-1"))  # repeated headers join as Django joins them
+        elif name in attribution.HEADERS:
+            app_headers[name.decode()] = value.decode("utf-8", "replace")
+    attribution.use(attribution.app_from(app_headers.get))
     if x_api_key:
         authorization = messages.authorization_of(api_key, authorization)
     request_id = request_id_from_header(request_id)

@@ -320,6 +320,9 @@ UPSTREAM_FIRST_BYTE_TIMEOUT = env_decimal("UPSTREAM_FIRST_BYTE_TIMEOUT", "120")
 UPSTREAM_IDLE_TIMEOUT = env_decimal("UPSTREAM_IDLE_TIMEOUT", "120")
 # Streaming: how long the status line is held back waiting for the upstream.
 STREAM_HOLD_STATUS_SECONDS = env_decimal("STREAM_HOLD_STATUS_SECONDS", "3")
+# The key of the HMAC that stands for a request's `user` upstream (gateway.pipeline.attribution);
+# blank: derived from SECRET_KEY. Changing it changes every end user's id as providers see it.
+USER_HASH_SECRET = env_str("USER_HASH_SECRET", "")
 # /api/v1/embeddings: inputs per request (OpenAI's own limit is 2048) and the largest `dimensions`.
 EMBEDDINGS_MAX_INPUTS = env_int("EMBEDDINGS_MAX_INPUTS", 2048, minimum=1)
 EMBEDDINGS_MAX_DIMENSIONS = env_int("EMBEDDINGS_MAX_DIMENSIONS", 16_384, minimum=1)

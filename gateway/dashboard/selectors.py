@@ -222,10 +222,14 @@ class ActivityFilters:
     status: str = ""
     date_from: date | None = None
     date_to: date | None = None  # inclusive
+    app: str = ""  # an app's title or referer URL, exactly as recorded
+    end_user: str = ""  # the request's ``user``
 
     @property
     def active(self) -> bool:
-        return any([self.key_id, self.model, self.status, self.date_from, self.date_to])
+        return any(
+            [self.key_id, self.model, self.status, self.date_from, self.date_to, self.app, self.end_user]
+        )
 
 
 def parse_filters(params: Any) -> tuple[ActivityFilters, dict[str, str]]:
@@ -255,7 +259,13 @@ def parse_filters(params: Any) -> tuple[ActivityFilters, dict[str, str]]:
     model = params.get("model", "")[:200]
     return (
         ActivityFilters(
-            key_id=key_id, model=model, status=status, date_from=dates["from"], date_to=dates["to"]
+            key_id=key_id,
+            model=model,
+            status=status,
+            date_from=dates["from"],
+            date_to=dates["to"],
+            app=params.get("app", "").strip()[:500],
+            end_user=params.get("user", "").strip()[:256],
         ),
         errors,
     )
@@ -269,6 +279,10 @@ def generations_for_user(*, user_id: int, filters: ActivityFilters) -> QuerySet[
         qs = qs.filter(model_slug=filters.model)
     if filters.status:
         qs = qs.filter(status=filters.status)
+    if filters.app:
+        qs = qs.filter(Q(app_title=filters.app) | Q(app_referer=filters.app))
+    if filters.end_user:
+        qs = qs.filter(end_user=filters.end_user)
     if filters.date_from:
         qs = qs.filter(created_at__gte=_day_start(filters.date_from))
     if filters.date_to:
@@ -294,6 +308,9 @@ LIST_FIELDS = (
     "cost_nanos",
     "latency_ms",
     "ttft_ms",
+    "app_title",
+    "app_referer",
+    "end_user",
 )
 
 
@@ -409,6 +426,9 @@ CSV_COLUMNS = (
     ("finish_reason", "finish_reason"),
     ("streamed", "streamed"),
     ("api", "api"),
+    ("app_title", "app_title"),
+    ("app_referer", "app_referer"),
+    ("user", "end_user"),
     ("prompt_tokens", "prompt_tokens"),
     ("completion_tokens", "completion_tokens"),
     ("cached_tokens", "cached_tokens"),

@@ -20,6 +20,7 @@ from django.utils import timezone
 from accounts.keyauth import KeyInfo
 from billing.models import Generation
 from gateway.pipeline import telemetry
+from gateway.pipeline.attribution import App
 from gateway.pipeline.settlement import Outcome, keep, settle_shielded
 from gateway.pipeline.tokens import count_prompt_tokens
 from gateway.providers.base import Usage
@@ -68,6 +69,8 @@ class Flight:
     cost_nanos: int = 0
     # Each upstream call made for this request (gateway.routing.fallback), for Generation.attempts.
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    app: App = field(default_factory=App)  # the calling app (gateway.pipeline.attribution)
+    end_user: str = ""  # the request's ``user``, as the client sent it
 
     @property
     def target(self) -> Any:
@@ -128,6 +131,9 @@ class Flight:
             prompt_text=self.request.messages if self.key.log_prompts else None,
             completion_text=completion_text if self.key.log_prompts else None,
             attempts=self.attempts,
+            app_referer=self.app.referer,
+            app_title=self.app.title,
+            end_user=self.end_user,
         )
         settled = await settle_shielded(outcome)
         self.cost_nanos = settled.cost_nanos

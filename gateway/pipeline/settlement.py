@@ -63,6 +63,9 @@ class Outcome:
     completion_text: str | None = None
     produced_output: bool = True  # False: nothing reached the client; no charge at all
     attempts: list[dict[str, Any]] = field(default_factory=list)  # upstream calls, in order
+    app_referer: str = ""
+    app_title: str = ""
+    end_user: str = ""
 
 
 def cost_of(outcome: Outcome) -> int:
@@ -119,6 +122,9 @@ def _values(outcome: Outcome, cost: int) -> dict[str, Any]:
         if outcome.completion_text is None
         else storable_text(outcome.completion_text),
         "attempts": storable_json(outcome.attempts),
+        "app_referer": storable_text(outcome.app_referer)[:500],
+        "app_title": storable_text(outcome.app_title)[:200],
+        "end_user": storable_text(outcome.end_user)[:256],
         "created_at": outcome.created_at,
     }
 

@@ -70,9 +70,10 @@ def generation_stats(gen: Generation) -> dict[str, Any]:
         "upstream_inference_cost": None,
         "cache_discount": None,
         "app_id": None,
-        "http_referer": None,
+        "http_referer": gen.app_referer or None,
+        "app_title": gen.app_title or None,  # X-OpenRouter-Title / X-Title (PromptGrid's own field)
         "user_agent": None,
-        "external_user": None,
+        "external_user": gen.end_user or None,
         "workspace_id": None,
         "preset_id": None,
         "provider_responses": None,

@@ -21,7 +21,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.keyauth import KeyInfo
-from gateway.pipeline import holds, telemetry
+from gateway.pipeline import attribution, holds, telemetry
 from gateway.pipeline.auth import Unauthorized, authenticate_bearer
 from gateway.pipeline.flight import (
     STATUS_CANCELLED,
@@ -146,6 +146,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponse | StreamingHttp
     """The chat endpoint as a Django view (production serves ``handle_chat`` from ASGI)."""
     if request.method != "POST":
         return error_response(405, "Use POST.", headers={"Allow": "POST"})
+    attribution.use_django_headers(request.headers)
     reply = await handle_chat(
         request.headers.get("Authorization", ""),
         lambda: read_body(request),
@@ -233,6 +234,9 @@ async def handle_chat(
         return reject(402, exc.message, code=exc.code, key=key, model=chat.model)
     telemetry.hold_opened()
 
+    end_user = chat.params.get("user")
+    if end_user is not None:  # a provider sees only its keyed hash (gateway.pipeline.attribution)
+        chat.params["user"] = attribution.upstream_user(key.user_id, end_user)
     flight = Flight(
         generation_id=generation_id,
         key=key,
@@ -243,6 +247,8 @@ async def handle_chat(
         started=started,
         request_id=request_id,
         api=surface.api,
+        app=attribution.current(),
+        end_user=end_user or "",
     )
     adapter = fallback.Failover(flight, routes, health)
     extra_headers = {} if decision is None else decision.headers()

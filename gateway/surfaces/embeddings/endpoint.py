@@ -17,6 +17,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from gateway.pipeline import attribution
 from gateway.pipeline.flight import STATUS_SUCCESS, Flight
 from gateway.pipeline.replies import Reply, json_reply, to_django
 from gateway.providers.base import Embeddings
@@ -121,6 +122,7 @@ async def embeddings(request: HttpRequest) -> HttpResponse | StreamingHttpRespon
     """The embeddings endpoint as a Django view (production serves it from ASGI)."""
     if request.method != "POST":
         return error_response(405, "Use POST.", headers={"Allow": "POST"})
+    attribution.use_django_headers(request.headers)
     reply = await handle_embeddings(
         request.headers.get("Authorization", ""),
         lambda: read_body(request),

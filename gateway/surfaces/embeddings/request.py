@@ -30,8 +30,8 @@ class EmbeddingsRequest:
     tokenized: bool = False
     encoding_format: str = "float"
     dimensions: int | None = None
-    user: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)  # what routing may set (variants)
+    # ``user`` (the pipeline records it, and hashes it for the provider), and what routing may set.
+    params: dict[str, Any] = field(default_factory=dict)
     # What the pipeline reads of every request: embeddings neither stream nor produce output.
     stream: bool = False
     max_tokens: int = 0
@@ -58,8 +58,8 @@ class EmbeddingsRequest:
         body: dict[str, Any] = {"input": self.inputs}
         if self.dimensions is not None:
             body["dimensions"] = self.dimensions
-        if self.user is not None:
-            body["user"] = self.user
+        if self.params.get("user") is not None:
+            body["user"] = self.params["user"]
         if self.mock_delay_ms:
             body["mock_delay_ms"] = self.mock_delay_ms
         return body
@@ -177,6 +177,7 @@ def validate(body: dict[str, Any]) -> EmbeddingsRequest:
         or not 0 <= mock_delay_ms <= 10_000
     ):
         raise InvalidRequest("'mock_delay_ms' must be an integer between 0 and 10000.", "mock_delay_ms")
+    user = _optional_string(body, "user", USER_MAX_CHARS)
     return EmbeddingsRequest(
         model=model,
         models=models,
@@ -184,6 +185,6 @@ def validate(body: dict[str, Any]) -> EmbeddingsRequest:
         tokenized=tokenized,
         encoding_format=encoding,
         dimensions=dimensions,
-        user=_optional_string(body, "user", USER_MAX_CHARS),
+        params={} if user is None else {"user": user},
         mock_delay_ms=mock_delay_ms,
     )

@@ -17,6 +17,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from gateway.pipeline import attribution
 from gateway.pipeline.auth import Unauthorized, authenticate_bearer
 from gateway.pipeline.flight import Flight
 from gateway.pipeline.replies import Reply, json_reply, to_django
@@ -138,6 +139,7 @@ async def messages(request: HttpRequest) -> HttpResponse | StreamingHttpResponse
     """The Messages endpoint as a Django view (production serves it from ASGI)."""
     if request.method != "POST":
         return to_django(answer.error_reply(405, "Use POST.", {"Allow": "POST"}))
+    attribution.use_django_headers(request.headers)
     reply = await handle_messages(
         _headers(request),
         lambda: read_body(request),

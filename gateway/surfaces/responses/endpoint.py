@@ -15,6 +15,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from gateway.pipeline import attribution
 from gateway.pipeline.flight import Flight
 from gateway.pipeline.replies import Reply, error_reply, to_django
 from gateway.providers.base import Completion
@@ -62,6 +63,7 @@ async def responses(request: HttpRequest) -> HttpResponse | StreamingHttpRespons
     """The Responses endpoint as a Django view (production serves it from ASGI)."""
     if request.method != "POST":
         return to_django(error_reply(405, "Use POST.", headers={"Allow": "POST"}))
+    attribution.use_django_headers(request.headers)
     reply = await handle_responses(
         request.headers.get("Authorization", ""),
         lambda: read_body(request),

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from billing.models import Generation
+from gateway.pipeline.attribution import upstream_user
 from tests.fakes.anthropic_server import anthropic_fake, fake_token_count
 from tests.fixtures import create_model
 
@@ -372,7 +373,7 @@ PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAh
 
 
 def test_blocks_reach_an_anthropic_model_as_anthropic_sent_them(world):
-    _, client, _, fake = world
+    customer, client, _, fake = world
     client.messages.create(
         model="claude-sonnet-4-5",
         max_tokens=50,
@@ -407,7 +408,8 @@ def test_blocks_reach_an_anthropic_model_as_anthropic_sent_them(world):
     assert content[2]["type"] == "document" and content[2]["source"]["data"] == "JVBERi0="
     assert content[3] == {"type": "text", "text": "Describe these.", "cache_control": {"type": "ephemeral"}}
     assert sent["stop_sequences"] == ["END"] and sent["top_k"] == 5
-    assert sent["metadata"] == {"user_id": "user-7"}
+    # The end user's id reaches the provider only as its keyed hash (gateway.pipeline.attribution).
+    assert sent["metadata"] == {"user_id": upstream_user(customer.user.pk, "user-7")}
 
 
 def test_signed_thinking_goes_back_to_anthropic_with_its_signature(world):
