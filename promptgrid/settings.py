@@ -187,7 +187,14 @@ AUTHENTICATION_BACKENDS = [
 ]
 
 # Accounts (django-allauth): email is the login.
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"email"}
+# Failed sign-ins: 10 a minute per client address, and 5 in 5 minutes per email from one
+# address (accounts/adapter.py), so others' failures cannot lock an email's owner out.
+ACCOUNT_RATE_LIMITS = {"login_failed": env_str("LOGIN_FAILED_RATE_LIMIT", "10/m/ip,5/5m/key")}
+# Behind a reverse proxy the client's address is in X-Forwarded-For: count the proxies that
+# append to it (1 for the docker-compose nginx), or every client shares the proxy's address.
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = "username"
 ACCOUNT_UNIQUE_EMAIL = True

@@ -1,6 +1,7 @@
 from collections.abc import Callable
 from typing import Any
 
+from allauth.account.decorators import secure_admin_login
 from csp.constants import SELF, UNSAFE_INLINE
 from csp.decorators import csp_replace, csp_update
 from django.contrib import admin
@@ -16,6 +17,11 @@ def _redoc_csp(view: Callable[..., Any]) -> Callable[..., Any]:
     # A nonce would make browsers ignore 'unsafe-inline', so this page's style-src has none.
     view = csp_update({"worker-src": [SELF, "blob:"]})(view)
     return csp_replace({"style-src": [SELF, UNSAFE_INLINE]})(view)
+
+
+# The admin signs in through allauth's form, so one throttle (accounts/adapter.py) guards
+# every login; a signed-in user who is not staff gets a 403 there.
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 
 
 def _favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:

@@ -99,10 +99,10 @@ def test_admin_and_the_api_docs_run_under_the_policy(live_server_url, chromium):
     context = chromium.new_context(viewport={"width": 1360, "height": 900})
     context.add_init_script(_RECORD_VIOLATIONS)
     page, errors = _watched(context)
-    page.goto(f"{live_server_url}/admin/login/")
-    page.fill("input[name=username]", "op")
+    page.goto(f"{live_server_url}/admin/")  # the admin signs in through the site's form
+    page.fill("input[name=login]", "op@example.com")
     page.fill("input[name=password]", PASSWORD)
-    page.locator("input[type=submit]").click()
+    page.locator("form button[type=submit]").last.click()
     page.wait_for_url(f"{live_server_url}/admin/")
     for path in (
         "/admin/",
