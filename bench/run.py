@@ -51,6 +51,51 @@ BODY = {
     "temperature": 0,
 }
 STREAM_BODY = {**BODY, "stream": True, "stream_options": {"include_usage": True}}
+# The same conversation on the other API surfaces, against the same OpenAI-protocol fake.
+MESSAGES_BODY = {
+    "model": "openai/gpt-4o-mini",
+    "system": "You are a terse assistant.",
+    "messages": [{"role": "user", "content": "Say one short sentence about a fox and a dog."}],
+    "max_tokens": 64,
+    "temperature": 0,
+}
+RESPONSES_BODY = {
+    "model": "openai/gpt-4o-mini",
+    "instructions": "You are a terse assistant.",
+    "input": "Say one short sentence about a fox and a dog.",
+    "max_output_tokens": 64,
+    "temperature": 0,
+}
+
+
+@dataclass(frozen=True)
+class Surface:
+    """An API surface of PromptGrid: its path, its bodies, and what its answers must contain."""
+
+    path: str
+    body: dict[str, Any]
+    stream_body: dict[str, Any]
+    answered: bytes  # in a plain answer
+    finished: bytes  # at the end of a stream
+
+
+SURFACES = {
+    "chat": Surface("/api/v1/chat/completions", BODY, STREAM_BODY, b'"choices"', b"[DONE]"),
+    "messages": Surface(
+        "/api/v1/messages",
+        MESSAGES_BODY,
+        {**MESSAGES_BODY, "stream": True},
+        b'"type":"message"',
+        b"message_stop",
+    ),
+    "responses": Surface(
+        "/api/v1/responses",
+        RESPONSES_BODY,
+        {**RESPONSES_BODY, "stream": True},
+        b'"object":"response"',
+        b"response.completed",
+    ),
+}
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/pg_bench_run"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/8"
@@ -84,6 +129,11 @@ class Config:
     def stream_body_file(self) -> Path:
         return self.work / "stream.json"
 
+    def body_file_for(self, surface: str, *, stream: bool = False) -> Path:
+        if surface == "chat":
+            return self.stream_body_file if stream else self.body_file
+        return self.work / f"{surface}-{'stream' if stream else 'body'}.json"
+
 
 @dataclass
 class Target:
@@ -95,6 +145,7 @@ class Target:
     key: str = ""
     results: dict[str, Any] = field(default_factory=dict)
     skipped: str = ""
+    surface: str = "chat"  # the API it speaks (SURFACES): chat completions but for PromptGrid's others
 
 
 def log(message: str) -> None:
@@ -236,7 +287,8 @@ def setup_promptgrid(cfg: Config, upstream: str, env: dict[str, str]) -> str:
 
 def sanity_check(target: Target) -> str:
     """One plain and one streamed request must succeed before anything is measured."""
-    for body, stream in ((BODY, False), (STREAM_BODY, True)):
+    surface = SURFACES[target.surface]
+    for body, stream in ((surface.body, False), (surface.stream_body, True)):
         request = urllib.request.Request(
             target.url,
             data=json.dumps(body).encode(),
@@ -252,10 +304,10 @@ def sanity_check(target: Target) -> str:
             return f"HTTP {exc.code}: {exc.read()[:300]!r}"
         except OSError as exc:
             return f"{type(exc).__name__}: {exc}"
-        if stream and b"[DONE]" not in payload:
-            return f"stream without [DONE]: {payload[:300]!r}"
-        if not stream and b'"choices"' not in payload:
-            return f"answer without choices: {payload[:300]!r}"
+        if stream and surface.finished not in payload:
+            return f"stream without {surface.finished.decode()}: {payload[:300]!r}"
+        if not stream and surface.answered not in payload:
+            return f"answer without {surface.answered.decode()}: {payload[:300]!r}"
     return ""
 
 
@@ -292,7 +344,7 @@ def prepare(cfg: Config, target: Target, fake: Service) -> None:
         log(f"{target.name}: sanity check failed: {problem}")
         return
     log(f"{target.name}: warm-up")
-    warm_up(cfg, target.url, target.key)
+    warm_up(cfg, target.url, target.key, cfg.body_file_for(target.surface))
     workers = _workers(target, fake)
     target.results.update(
         workers=len(workers),
@@ -303,12 +355,14 @@ def prepare(cfg: Config, target: Target, fake: Service) -> None:
     )
 
 
-def warm_up(cfg: Config, url: str, key: str) -> None:
+def warm_up(cfg: Config, url: str, key: str, body_file: Path | None = None) -> None:
     """Load until throughput settles (two 2 s rounds within 25 %, at most 5 rounds): every worker
     must have imported its clients and filled its caches before anything is measured."""
     previous = 0.0
     for _ in range(5):
-        rps = loadgen.run_wrk(url, body_file=cfg.body_file, key=key, connections=32, seconds=2).rps
+        rps = loadgen.run_wrk(
+            url, body_file=body_file or cfg.body_file, key=key, connections=32, seconds=2
+        ).rps
         if previous and abs(rps - previous) <= 0.25 * max(rps, previous):
             break
         previous = rps
@@ -332,14 +386,14 @@ def run_phase(cfg: Config, target: Target, phase: str, fake: Service) -> None:
     cpu0, fake0 = tree_cpu_seconds(pids), tree_cpu_seconds(fake_pids)
     with RssSampler(workers, interval=0.25) as rss:
         if phase == "ttft":
-            body = json.dumps(STREAM_BODY).encode()
+            body = json.dumps(SURFACES[target.surface].stream_body).encode()
             result: Any = loadgen.time_to_first_token(
                 target.url, body=body, key=target.key, seconds=cfg.seconds
             )
             served = len(result.ttft_ms)
         else:
             connections = {"c1": 1, "c32": 32, "c128": 128, "s32": 32}[phase]
-            body_file = cfg.stream_body_file if phase == "s32" else cfg.body_file
+            body_file = cfg.body_file_for(target.surface, stream=phase == "s32")
             result = loadgen.run_wrk(
                 target.url, body_file=body_file, key=target.key, connections=connections, seconds=cfg.seconds
             )
@@ -356,22 +410,28 @@ def measure_all(cfg: Config, targets: list[Target], fake: Service, db_target: Ta
     """Every phase, round after round, each round visiting every target in turn: the machine's
     noise drifts over minutes, and interleaving spreads it evenly over the targets."""
     live = [t for t in targets if not t.skipped]
-    db_before: dict[str, int] | None = None
+    db_delta: dict[str, int] = {}
     for phase in PHASES:
         for round_no in range(cfg.rounds):
             log(f"{PHASE_TITLES[phase]}, round {round_no + 1}/{cfg.rounds}")
             for target in live:
                 counting = target is db_target and phase == "c32"
-                if counting and round_no == 0:
+                # Counted around each of its own rounds only: other targets (the other API
+                # surfaces) share its database between them.
+                db_before = None
+                if counting:
                     time.sleep(2.0)  # PostgreSQL publishes a backend's statistics a second after it idles
                     db_before = db_counters(cfg)
                 run_phase(cfg, target, phase, fake)
-                if counting and round_no == cfg.rounds - 1 and db_before is not None:
+                if db_before is not None:
                     time.sleep(2.0)
                     db_after = db_counters(cfg)
                     if db_after is not None:
-                        n = max(sum(run.requests for run in target.results["runs"]["c32"]), 1)
-                        target.results["db"] = {k: (db_after[k] - db_before[k]) / n for k in db_before}
+                        for k in db_before:
+                            db_delta[k] = db_delta.get(k, 0) + db_after[k] - db_before[k]
+    if db_target is not None and db_delta and not db_target.skipped:
+        n = max(sum(run.requests for run in db_target.results["runs"]["c32"]), 1)
+        db_target.results["db"] = {k: v / n for k, v in db_delta.items()}
     for target in live:
         summarize(target)
 
@@ -526,7 +586,7 @@ def render(
     profile: str,
     started: datetime,
 ) -> str:
-    direct, pg = targets[0], targets[-1]
+    direct, pg = targets[0], next(t for t in targets if t.name == "PromptGrid")
     fwd_httpx = next((t for t in targets if t.name == "forwarder (httpx)"), None)
     fwd_aio = next((t for t in targets if t.name == "forwarder (aiohttp)"), None)
     cols = targets
@@ -575,9 +635,12 @@ def render(
     row("RSS per worker, under load (MB)", lambda t: _get(t, "rss_load_mb"), "{:.0f}")
     if pg.results.get("db"):
         row("DB transactions per request", lambda t: _get(t, "db.xacts"), "{:.2f}", ratio=False)
-        row("DB rows inserted / updated per request",
-            lambda t: _get(t, "db.inserted"), "{:.2f}", ratio=False)  # fmt: skip
-        rows[-1] = rows[-1].rstrip(" |") + f" / {_f(_get(pg, 'db.updated'), '{:.2f}')} |"
+
+        def written(t: Target) -> str | None:
+            db = t.results.get("db")
+            return None if not db else f"{db['inserted']:.2f} / {db['updated']:.2f}"
+
+        row("DB rows inserted / updated per request", written, "{}", ratio=False)
 
     out = [
         f"# Benchmark run {started:%Y-%m-%d %H:%M} UTC",
@@ -725,7 +788,7 @@ def measure_bookkeeping(cfg: Config, pg_env: dict[str, str]) -> dict[str, Any]:
 def targets_section(
     targets: list[Target], slow: dict[str, dict], bookkeeping: dict[str, Any] | None = None
 ) -> list[str]:
-    direct, pg = targets[0], targets[-1]
+    direct, pg = targets[0], next(t for t in targets if t.name == "PromptGrid")
     fwd = next((t for t in targets if t.name == "forwarder (httpx)"), None)
     if pg.skipped or not pg.results:
         return ["## Targets", "", "PromptGrid was not measured in this run; see above.", ""]
@@ -757,6 +820,17 @@ def targets_section(
             f"| added time to first token p50 at c=1 ≤ 2 ms (streaming) | {t_pg - t_direct:+.2f} ms | "
             f"{verdict(t_pg - t_direct <= 2)} |"
         )
+    for other in targets:
+        if other.surface == "chat" or other.skipped or not other.results:
+            continue
+        for key, what in (("cpu_ms", "request"), ("stream_cpu_ms", "stream")):
+            mine, chat = _get(other, key), _get(pg, key)
+            if mine is not None and chat:
+                ratio = mine / chat
+                lines.append(
+                    f"| CPU per {what} on {SURFACES[other.surface].path} within 15 % of chat completions' "
+                    f"| {mine:.2f} vs {chat:.2f} ms ({ratio:.2f}×) | {verdict(ratio <= 1.15)} |"
+                )
     rss = _get(pg, "rss_load_mb")
     if rss is not None:
         lines.append(f"| RSS ≤ 150 MB per worker | {rss:.0f} MB under load | {verdict(rss <= 150)} |")
@@ -833,7 +907,8 @@ def parse_args(argv: list[str] | None) -> Config:
     parser.add_argument(
         "--skip",
         default="",
-        help="comma-separated parts to leave out: httpx, aiohttp, promptgrid, slow, sweep, middleware",
+        help="comma-separated parts to leave out: httpx, aiohttp, promptgrid, messages, responses, slow, "
+        "sweep, middleware",
     )
     args = parser.parse_args(argv)
     quick = args.quick
@@ -968,6 +1043,9 @@ def main(argv: list[str] | None = None) -> None:
     RESULTS_DIR.mkdir(exist_ok=True)
     cfg.body_file.write_text(json.dumps(BODY))
     cfg.stream_body_file.write_text(json.dumps(STREAM_BODY))
+    for name, surface in SURFACES.items():
+        cfg.body_file_for(name).write_text(json.dumps(surface.body))
+        cfg.body_file_for(name, stream=True).write_text(json.dumps(surface.stream_body))
     log(f"working files in {cfg.work}")
     session = Session(cfg)
     slow: dict[str, dict] = {}
@@ -1002,6 +1080,13 @@ def main(argv: list[str] | None = None) -> None:
             )
             pg_target.url = f"http://127.0.0.1:{pg.port}/api/v1/chat/completions"
             pg_target.service = pg
+            # The other API surfaces, on the same processes (the table's last columns).
+            for name in ("messages", "responses"):
+                if name in cfg.skip:
+                    continue
+                url = f"http://127.0.0.1:{pg.port}{SURFACES[name].path}"
+                targets.append(Target(f"PromptGrid {SURFACES[name].path.rsplit('/', 1)[-1]}", url, pg,
+                                      pg_target.key, surface=name))  # fmt: skip
         for target in targets:
             if not target.skipped:
                 prepare(cfg, target, fake)

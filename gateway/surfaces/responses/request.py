@@ -24,8 +24,6 @@ STATELESS = (
     "PromptGrid's Responses API is stateless: send the whole conversation in 'input' "
     "(earlier output items included) instead of {what}."
 )
-# Fields accepted and not acted on: they change nothing a stateless gateway does.
-_IGNORED = frozenset({"include", "truncation", "service_tier", "stream_options", "store", "top_logprobs"})
 # Fields forwarded to the canonical request as they are (their checks are chat's).
 _SAME = ("temperature", "top_p", "metadata", "user", "safety_identifier", "prompt_cache_key")
 # OpenAI's server-side tools: a model behind the gateway cannot call them, so they are left

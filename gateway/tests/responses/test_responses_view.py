@@ -55,3 +55,35 @@ def test_the_view_answers_and_refuses_bad_input_in_openais_shape_without_charge(
     stored = call_api(None, customer.secret, path="/api/v1/responses/gen-1", method="get")
     assert stored.status == 400 and stored.json()["error"]["code"] == "responses_not_stored"
     assert customer.balance() == before and customer.held() == 0
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_warm_request_makes_two_database_calls_hold_and_settle(
+    make_customer, make_mock_model, call_api, monkeypatch, settings, stream
+):
+    from gateway.pipeline import auth, holds, settlement
+    from gateway.routing import routes
+
+    settings.AUTH_CACHE_SECONDS = settings.CATALOG_CACHE_SECONDS = 60  # warm stays warm on a slow machine
+    make_mock_model(input_price="1", output_price="2")
+    customer = make_customer()
+    body = {"model": "mock/echo", "input": "Hi there", "stream": stream}
+    assert call_api(body, customer.secret, path="/api/v1/responses").status == 200  # warms the caches
+    hops: list[str] = []
+
+    def counting(module):
+        real = module.db_call
+
+        async def db_call(fn, *args, **kwargs):
+            hops.append(f"{module.__name__}.{fn.__name__}")
+            return await real(fn, *args, **kwargs)
+
+        return db_call
+
+    for module in (auth, routes, holds, settlement):
+        monkeypatch.setattr(module, "db_call", counting(module))
+
+    assert call_api(body, customer.secret, path="/api/v1/responses").status == 200
+
+    assert len(hops) == 2, hops
+    assert [hop.split(".")[2] for hop in hops] == ["holds", "settlement"]
