@@ -1,4 +1,5 @@
-"""Find alerts to send: low balances and keys at 80% or 100% of their spend limit.
+"""Find alerts to send: low balances, and keys and organisation members at 80% or 100%
+of their spend limit (a member's budget).
 
 Run periodically (``manage.py send_alerts``), never from a request: the hot path
 pays nothing for alerts. Each subject's ``AlertState`` row is locked while it is
@@ -14,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import ApiKey
+from accounts.organisations.models import Membership
 from billing.alerts.models import AlertSettings, AlertState
 from billing.alerts.services import alert_fire
 from billing.models import CreditAccount
@@ -38,15 +40,17 @@ def limit_level(spent_nanos: int, limit_nanos: int) -> int:
     return 0
 
 
-def key_spent(key: ApiKey, now: datetime) -> tuple[int, str]:
-    """What counts against the key's limit now, and the period it belongs to."""
-    start = period_start(key.limit_reset, now)
+def period_spent(limited: ApiKey | Membership, now: datetime) -> tuple[int, str]:
+    """What counts against a key's limit or a member's budget now, and its period.
+
+    Both keep the same counters, maintained by billing in the hold and charge statements."""
+    start = period_start(limited.limit_reset, now)
     if start is None:
-        return key.usage_nanos, "total"
+        return limited.usage_nanos, "total"
     # Billing zeroes the period counter lazily, on the first hold of a new period.
-    if key.period_start is None or key.period_start < start:
+    if limited.period_start is None or limited.period_start < start:
         return 0, start.isoformat()
-    return key.period_usage_nanos, start.isoformat()
+    return limited.period_usage_nanos, start.isoformat()
 
 
 def _advance(reading: Reading) -> int | None:
@@ -121,7 +125,7 @@ def scan_key_limits(now: datetime | None = None) -> int:
     )
     readings = []
     for key in keys:
-        spent, period = key_spent(key, now)
+        spent, period = period_spent(key, now)
         readings.append((key, spent, Reading(f"key:{key.pk}", period, limit_level(spent, key.limit_nanos))))
     known = _known_levels([reading.subject for _, _, reading in readings])
     for key, spent, reading in readings:
@@ -136,8 +140,14 @@ def scan_key_limits(now: datetime | None = None) -> int:
     return fired
 
 
+def _spending_account(key: ApiKey) -> CreditAccount:
+    if key.organisation_id:
+        return CreditAccount.objects.get(organisation_id=key.organisation_id)
+    return CreditAccount.objects.select_related("user").get(user_id=key.user_id)
+
+
 def _fire_key_limit(key: ApiKey, spent: int, level: int, period: str) -> None:
-    account = CreditAccount.objects.select_related("user").get(user_id=key.user_id)
+    account = _spending_account(key)
     prefs = AlertSettings.objects.filter(account=account).first()
     reached = "has reached its spend limit" if level >= 100 else f"has used {level}% of its spend limit"
     stops = "It is refused until the limit resets or is raised." if level >= 100 else ""
@@ -160,9 +170,62 @@ def _fire_key_limit(key: ApiKey, spent: int, level: int, period: str) -> None:
             f"({key.get_limit_reset_display().lower()}). {stops}"
         ).strip(),
         emails=prefs.limit_emails if prefs else True,
+        also_to=[key.user.email],  # the member whose key it is, beside an organisation's admins
+    )
+
+
+def scan_member_budgets(now: datetime | None = None) -> int:
+    now = now or timezone.now()
+    fired = 0
+    members = list(Membership.objects.filter(limit_nanos__gt=0).select_related("user", "organisation"))
+    readings = []
+    for membership in members:
+        spent, period = period_spent(membership, now)
+        level = limit_level(spent, membership.limit_nanos)
+        readings.append((membership, spent, Reading(f"member:{membership.pk}", period, level)))
+    known = _known_levels([reading.subject for _, _, reading in readings])
+    for membership, spent, reading in readings:
+        if not _changed(reading, known):
+            continue
+        with transaction.atomic():
+            level = _advance(reading)
+            if level is None:
+                continue
+            _fire_member_budget(membership, spent, level, reading.period)
+            fired += 1
+    return fired
+
+
+def _fire_member_budget(membership: Membership, spent: int, level: int, period: str) -> None:
+    account = CreditAccount.objects.get(organisation_id=membership.organisation_id)
+    prefs = AlertSettings.objects.filter(account=account).first()
+    who = membership.user.email or str(membership.user)
+    org = membership.organisation.name
+    reached = "has reached" if level >= 100 else f"has used {level}% of"
+    stops = " Their organisation keys are refused until it resets or is raised." if level >= 100 else ""
+    alert_fire(
+        account=account,
+        event_type="member.budget",
+        data={
+            "organisation_id": membership.organisation_id,
+            "member_id": membership.user_id,
+            "member_email": membership.user.email,
+            "level": level,
+            "spent_nanos": spent,
+            "limit_nanos": membership.limit_nanos,
+            "limit_reset": membership.limit_reset,
+            "period": period,
+        },
+        subject=f"PromptGrid: {who} {reached} their budget in {org}",
+        body=(
+            f"{who} {reached} their budget in {org}: {format_usd(spent, 6)} of "
+            f"{format_usd(membership.limit_nanos)} ({membership.get_limit_reset_display().lower()}).{stops}"
+        ),
+        emails=prefs.limit_emails if prefs else True,
+        also_to=[membership.user.email],
     )
 
 
 def alerts_scan(now: datetime | None = None) -> int:
     """Send every alert that is due; returns how many fired."""
-    return scan_balances() + scan_key_limits(now)
+    return scan_balances() + scan_key_limits(now) + scan_member_budgets(now)

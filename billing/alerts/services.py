@@ -83,10 +83,18 @@ def webhook_delete(*, endpoint: WebhookEndpoint, actor: Any) -> None:
 
 
 def alert_fire(
-    *, account: CreditAccount, event_type: str, data: dict[str, Any], subject: str, body: str, emails: bool
+    *,
+    account: CreditAccount,
+    event_type: str,
+    data: dict[str, Any],
+    subject: str,
+    body: str,
+    emails: bool,
+    also_to: list[str] | None = None,
 ) -> None:
-    """Queue the webhook event and, after commit, send the emails. Call inside the
-    transaction that records the alert as sent, so both happen or neither does."""
+    """Queue the webhook event and, after commit, email the account's people (and
+    ``also_to``, e.g. the member concerned). Call inside the transaction that records the
+    alert as sent, so both happen or neither does."""
     event_id = f"evt_{uuid.uuid4().hex}"
     endpoint = WebhookEndpoint.objects.filter(account=account, enabled=True).first()
     if endpoint is not None:
@@ -99,7 +107,8 @@ def alert_fire(
         WebhookDelivery.objects.create(
             endpoint=endpoint, event_id=event_id, event_type=event_type, payload=payload
         )
-    recipients = account_emails(account) if emails else []
+    recipients = list(dict.fromkeys([*account_emails(account), *(also_to or [])])) if emails else []
+    recipients = [email for email in recipients if email]
     if recipients:
         transaction.on_commit(lambda: _send_email(subject, body, recipients))
 
