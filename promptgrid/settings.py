@@ -330,6 +330,9 @@ STREAM_HOLD_STATUS_SECONDS = env_decimal("STREAM_HOLD_STATUS_SECONDS", "3")
 # The key of the HMAC that stands for a request's `user` upstream (gateway.pipeline.attribution);
 # blank: derived from SECRET_KEY. Changing it changes every end user's id as providers see it.
 USER_HASH_SECRET = env_str("USER_HASH_SECRET", "")
+# transforms: ["middle-out"] by default for requests that send no transforms, to models whose
+# context is at most this many tokens (OpenRouter's default: 8192). 0: only when asked.
+MIDDLE_OUT_DEFAULT_MAX_CONTEXT = env_int("MIDDLE_OUT_DEFAULT_MAX_CONTEXT", 0, minimum=0)
 # /api/v1/embeddings: inputs per request (OpenAI's own limit is 2048) and the largest `dimensions`.
 EMBEDDINGS_MAX_INPUTS = env_int("EMBEDDINGS_MAX_INPUTS", 2048, minimum=1)
 EMBEDDINGS_MAX_DIMENSIONS = env_int("EMBEDDINGS_MAX_DIMENSIONS", 16_384, minimum=1)

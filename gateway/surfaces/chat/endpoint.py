@@ -21,7 +21,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.keyauth import KeyInfo
-from gateway.pipeline import attribution, holds, telemetry
+from gateway.pipeline import attribution, holds, middle_out, telemetry
 from gateway.pipeline.auth import Unauthorized, authenticate_bearer
 from gateway.pipeline.flight import (
     STATUS_CANCELLED,
@@ -91,6 +91,10 @@ class Surface:
                 code="wrong_model_type",
             )
         return kept
+
+    def prepare(self, request: Any, routes: list[routing.Route]) -> None:
+        """Fit the request to its routes before the hold: ``transforms: ["middle-out"]``."""
+        middle_out.apply(request, [r.endpoint.context_length or r.model.context_length for r in routes])
 
     def prompt_bound(self, request: Any, route: routing.Route) -> int:
         """Tokens the hold assumes for the prompt: never fewer than the provider may count."""
@@ -182,6 +186,7 @@ async def handle_chat(
                 code="no_endpoints",
             )
         routes = surface.serves(chat, routes)
+        surface.prepare(chat, routes)
     except routing.RouteError as exc:
         return reject(
             exc.status,

@@ -104,6 +104,7 @@ class ChatRequest:
     max_tokens: int | None = None  # what the client asked for (max_completion_tokens wins)
     params: dict[str, Any] = field(default_factory=dict)
     mock_delay_ms: int = 0
+    transforms: list[str] | None = None  # OpenRouter's; None when the request sent none
 
     @property
     def tools(self) -> list[dict[str, Any]] | None:
@@ -357,6 +358,19 @@ def _stop(value: Any) -> Any:
     return value
 
 
+TRANSFORMS = ("middle-out",)
+
+
+def _transforms(value: Any) -> list[str]:
+    for i, name in enumerate(_array(value, "transforms")):
+        if name not in TRANSFORMS:
+            raise InvalidRequest(
+                f"'transforms[{i}]' must be one of {', '.join(TRANSFORMS)}, got {str(name)[:40]!r}.",
+                f"transforms[{i}]",
+            )
+    return value
+
+
 _CHECKS: dict[str, Any] = {
     "tools": _tools,
     "tool_choice": _tool_choice,
@@ -436,6 +450,10 @@ def validate(body: dict[str, Any]) -> ChatRequest:
                 "tool_choice.function.name",
             )
 
+    transforms = None
+    if body.get("transforms") is not None:
+        transforms = _transforms(body["transforms"])
+
     mock_delay_ms = 0
     if body.get("mock_delay_ms") is not None:
         mock_delay_ms = _int(body["mock_delay_ms"], "mock_delay_ms", 0, 10_000)
@@ -448,4 +466,5 @@ def validate(body: dict[str, Any]) -> ChatRequest:
         max_tokens=max_tokens,
         params=params,
         mock_delay_ms=mock_delay_ms,
+        transforms=transforms,
     )

@@ -70,6 +70,9 @@ class EmbeddingsSurface(Surface):
                 )
         return kept
 
+    def prepare(self, request: EmbeddingsRequest, routes: list[routing.Route]) -> None:  # type: ignore[override]
+        """Nothing to fit: each input is embedded whole."""
+
     def prompt_bound(self, request: EmbeddingsRequest, route: routing.Route) -> int:  # type: ignore[override]
         return request.token_bound(route.endpoint.context_length or route.model.context_length)
 
