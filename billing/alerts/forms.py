@@ -9,7 +9,7 @@ from billing.alerts.urlsafety import UnsafeWebhookUrl, check_webhook_url
 
 class AlertSettingsForm(forms.Form):
     low_balance_usd = forms.DecimalField(
-        label="Email me when my available balance falls below (USD)",
+        label="Email when the available balance falls below (USD)",
         required=False,
         min_value=Decimal(0),
         max_value=Decimal(1_000_000),
@@ -19,7 +19,7 @@ class AlertSettingsForm(forms.Form):
         widget=forms.NumberInput(attrs={"step": "0.01", "placeholder": "off"}),
     )
     limit_emails = forms.BooleanField(
-        label="Email me when a key reaches 80% and 100% of its spend limit", required=False
+        label="Email when a key (or a member's budget) reaches 80% and 100% of its limit", required=False
     )
 
 
@@ -28,7 +28,7 @@ class WebhookForm(forms.Form):
         label="Webhook URL",
         max_length=500,
         assume_scheme="https",
-        help_text="We POST balance.low and key.limit events here, signed with your webhook secret.",
+        help_text="We POST balance.low, key.limit and member.budget events here, signed with its secret.",
     )
 
     def clean_url(self) -> str:

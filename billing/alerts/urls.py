@@ -6,4 +6,5 @@ app_name = "alerts"
 
 urlpatterns = [
     path("alerts/", views.alerts_page, name="page"),
+    path("orgs/<slug:slug>/alerts/", views.organisation_alerts_page, name="organisation"),
 ]

@@ -1,5 +1,6 @@
-"""The Alerts page: the low-balance threshold, key-limit emails, the webhook (its secret
-shown once) and its delivery log, for the signed-in user's personal account."""
+"""The Alerts page: the low-balance threshold, limit emails, the webhook (its secret shown
+once) and its delivery log; for the signed-in user's personal account, and for an
+organisation's account to its owners and admins."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from accounts.organisations.selectors import membership_get
 from billing import services as billing
 from billing.alerts import services
 from billing.alerts.forms import AlertSettingsForm, WebhookForm
@@ -23,6 +26,9 @@ LOG_ROWS = 50
 
 
 def _context(account: CreditAccount, **extra: Any) -> dict[str, Any]:
+    extra.setdefault(
+        "organisation", getattr(account, "organisation", None) if account.organisation_id else None
+    )
     prefs = services.alert_settings_for(account=account)
     endpoint = WebhookEndpoint.objects.filter(account=account).first()
     initial = {
@@ -43,7 +49,22 @@ def _context(account: CreditAccount, **extra: Any) -> dict[str, Any]:
 @never_cache  # the page can carry a secret that is shown once
 @require_http_methods(["GET", "POST"])
 def alerts_page(request: HttpRequest) -> HttpResponse:
-    account = billing.account_for_user(user=request.user)
+    return _alerts(request, billing.account_for_user(user=request.user), reverse("alerts:page"))
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def organisation_alerts_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """Owners and admins only; to a plain member or anyone else the page does not exist."""
+    organisation = membership_get(user=request.user, slug=slug, admin=True).organisation
+    account = billing.account_for_organisation(organisation=organisation)
+    return _alerts(request, account, reverse("alerts:organisation", args=[organisation.slug]), organisation)
+
+
+def _alerts(
+    request: HttpRequest, account: CreditAccount, here: str, organisation: Any = None
+) -> HttpResponse:
     if request.method == "GET":
         return render(request, "alerts/alerts.html", _context(account))
     which = request.POST.get("form")
@@ -78,4 +99,4 @@ def alerts_page(request: HttpRequest) -> HttpResponse:
         messages.success(request, "Webhook removed.")
     else:
         return render(request, "alerts/alerts.html", _context(account), status=400)
-    return redirect("alerts:page")
+    return redirect(here)

@@ -1,0 +1,88 @@
+"""An organisation's audit log is its owners': admins, members and outsiders get a 404,
+as for an organisation that does not exist. It holds the organisation's changes only."""
+
+import csv
+import io
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from accounts.organisations.models import Membership
+from accounts.organisations.services import member_set, organisation_create
+from accounts.services import api_key_create, api_key_revoke
+
+pytestmark = pytest.mark.django_db
+
+
+def _user(name: str):
+    return get_user_model().objects.create_user(name, f"{name}@example.com", "pw")
+
+
+def _client(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def team():
+    owner, admin, member, outsider = _user("owner"), _user("admin"), _user("member"), _user("outsider")
+    org = organisation_create(name="Acme", owner=owner)
+    member_set(organisation=org, user=admin, role=Membership.Role.ADMIN, actor=owner)
+    member_set(organisation=org, user=member, limit_nanos=5_000_000_000, actor=admin)
+    key, _ = api_key_create(user=member, name="acme laptop", organisation_id=org.pk)
+    api_key_revoke(key=key, actor=admin)
+    api_key_create(user=owner, name="owner personal")
+    return org, owner, admin, member, outsider
+
+
+@pytest.mark.parametrize("who", ["admin", "member", "outsider"])
+@pytest.mark.parametrize("suffix", ["", "export.csv"])
+def test_only_owners_reach_the_organisations_log(team, who, suffix):
+    org, owner, admin, member, outsider = team
+    user = {"admin": admin, "member": member, "outsider": outsider}[who]
+    assert _client(user).get(f"/orgs/{org.slug}/audit-log/{suffix}").status_code == 404
+    assert _client(owner).get(f"/orgs/{org.slug}/audit-log/{suffix}").status_code == 200
+    assert _client(owner).get(f"/orgs/no-such-org/audit-log/{suffix}").status_code == 404
+    assert Client().get(f"/orgs/{org.slug}/audit-log/{suffix}").status_code == 302  # to sign in
+
+
+def test_the_owner_sees_each_step_and_nothing_personal(team):
+    org, owner, _admin, _member, _ = team
+    html = _client(owner).get(f"/orgs/{org.slug}/audit-log/").content.decode()
+    for text in (
+        "organisation.create",
+        "member.add",
+        "key.create",
+        "key.revoke",
+        "acme laptop",
+        "admin@example.com",
+    ):
+        assert text in html, text
+    assert "owner personal" not in html
+    rows = list(
+        csv.DictReader(
+            io.StringIO(
+                b"".join(
+                    _client(owner).get(f"/orgs/{org.slug}/audit-log/export.csv").streaming_content
+                ).decode()
+            )
+        )
+    )
+    assert {r["organisation_id"] for r in rows} == {str(org.pk)}
+    revoke = next(r for r in rows if r["action"] == "key.revoke")
+    assert revoke["actor"] == "admin@example.com"
+
+
+def test_the_organisations_entries_stay_out_of_personal_logs(team):
+    _org, owner, _admin, member, _ = team
+    personal = _client(member).get("/audit-log/").content.decode()
+    assert "acme laptop" not in personal
+    assert "owner personal" in _client(owner).get("/audit-log/").content.decode()
+
+
+def test_filters_work_on_the_organisations_log(team):
+    org, owner, *_ = team
+    html = _client(owner).get(f"/orgs/{org.slug}/audit-log/", {"action": "key.revoke"}).content.decode()
+    assert "key.revoke" in html and "organisation.create</code>" not in html
