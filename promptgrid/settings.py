@@ -350,6 +350,8 @@ WEBHOOK_ALLOW_PRIVATE = env_bool("WEBHOOK_ALLOW_PRIVATE", False)
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
 # Retries back off 30 s, 1 min, 2 min … (capped at 6 h); after this many attempts a delivery fails.
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
+# Delivered and failed deliveries are kept this long in the delivery log.
+WEBHOOK_LOG_DAYS = env_int("WEBHOOK_LOG_DAYS", 30, minimum=1)
 # Database calls of the API run in a few shared threads (gateway/db.py); off: one thread per request.
 GATEWAY_DB_SHARED_THREADS = env_bool("GATEWAY_DB_SHARED_THREADS", True)
 # The hold and the settlement awaited on native async psycopg connections in the event loop

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseBase
 from django.template.response import TemplateResponse
@@ -14,6 +15,7 @@ from django.utils import timezone
 from accounts.audit_log import selectors
 from accounts.audit_log.forms import AuditFilterForm
 from accounts.audit_log.models import AuditEntry
+from promptgrid.admin_audit import AuditedAdmin
 from promptgrid.csv_export import csv_lines, csv_response
 
 
@@ -62,3 +64,14 @@ class AuditEntryAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/audit_log/auditentry/export.html", context)
+
+
+# Who is staff, superuser or active is access too: the auth app's user admin, audited.
+_User = get_user_model()
+if admin.site.is_registered(_User):
+    _base = type(admin.site.get_model_admin(_User))
+    admin.site.unregister(_User)
+
+    @admin.register(_User)
+    class AuditedUserAdmin(AuditedAdmin, _base):  # type: ignore[valid-type,misc]
+        pass

@@ -17,7 +17,8 @@ from django.views.decorators.http import require_GET
 from accounts.audit_log import selectors
 from accounts.audit_log.forms import AuditFilterForm
 from accounts.audit_log.models import AuditEntry
-from accounts.organisations.selectors import membership_get
+from accounts.organisations.models import Membership
+from accounts.organisations.selectors import membership_get, memberships_of
 from promptgrid.csv_export import csv_lines, csv_response
 
 PAGE_SIZE = 50
@@ -55,7 +56,8 @@ def _organisation_entries(request: HttpRequest, slug: str) -> tuple[Any, QuerySe
 @login_required
 @require_GET
 def audit_log(request: HttpRequest) -> HttpResponse:
-    return _page(request, AuditEntry.objects.visible_to_user(request.user))
+    owned = memberships_of(user=request.user).filter(role=Membership.Role.OWNER)
+    return _page(request, AuditEntry.objects.visible_to_user(request.user), other_logs=owned)
 
 
 @login_required

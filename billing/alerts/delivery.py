@@ -98,3 +98,11 @@ def webhooks_deliver(now: datetime | None = None, limit: int = 100) -> tuple[int
             else:
                 delivered += 1
     return delivered, failed
+
+
+def webhooks_purge(now: datetime | None = None) -> int:
+    """Forget finished deliveries older than ``WEBHOOK_LOG_DAYS``: the log stays bounded."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.WEBHOOK_LOG_DAYS)
+    finished = [WebhookDelivery.Status.DELIVERED, WebhookDelivery.Status.FAILED]
+    deleted, _ = WebhookDelivery.objects.filter(status__in=finished, created_at__lt=cutoff).delete()
+    return deleted

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from accounts.organisations.selectors import membership_get
+from accounts.organisations.selectors import membership_get, memberships_of
 from billing import services as billing
 from billing.alerts import services
 from billing.alerts.forms import AlertSettingsForm, WebhookForm
@@ -36,6 +36,9 @@ def _context(account: CreditAccount, **extra: Any) -> dict[str, Any]:
         "limit_emails": prefs.limit_emails,
     }
     deliveries = WebhookDelivery.objects.filter(endpoint=endpoint)[:LOG_ROWS] if endpoint else []
+    if account.user_id:  # the organisations this user may set alerts for, from their own page
+        administered = [m for m in memberships_of(user=account.user) if m.is_admin]
+        extra.setdefault("other_accounts", administered)
     return {
         "settings_form": AlertSettingsForm(initial=initial),
         "webhook_form": WebhookForm(initial={"url": endpoint.url} if endpoint else None),

@@ -81,3 +81,28 @@ def test_deleting_an_alias_in_admin_is_logged(admin_client):  # noqa: F811
     assert response.status_code == 302
     entry = AuditEntry.objects.get(action="catalog.modelalias.delete")
     assert entry.target_id == str(alias.pk) and entry.old["name"] == alias.name and entry.new is None
+
+
+def test_making_a_user_staff_in_admin_is_logged_without_their_password(admin_client):  # noqa: F811
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.create_user("dana", "dana@example.com", "pw-dana-123")
+    joined = user.date_joined
+    form = {
+        "username": "dana",
+        "first_name": "",
+        "last_name": "",
+        "email": "dana@example.com",
+        "is_active": "on",
+        "is_staff": "on",
+        "date_joined_0": joined.strftime("%Y-%m-%d"),
+        "date_joined_1": joined.strftime("%H:%M:%S"),
+        "initial-date_joined_0": joined.strftime("%Y-%m-%d"),
+        "initial-date_joined_1": joined.strftime("%H:%M:%S"),
+    }
+    response = admin_client.post(f"/admin/auth/user/{user.pk}/change/", form)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    entry = AuditEntry.objects.get(action="auth.user.change")
+    assert (entry.old, entry.new) == ({"is_staff": False}, {"is_staff": True})
+    assert entry.actor_repr == "root@example.com" and entry.target_id == str(user.pk)
+    assert user.password not in str(entry.old) + str(entry.new)

@@ -86,3 +86,10 @@ def test_filters_work_on_the_organisations_log(team):
     org, owner, *_ = team
     html = _client(owner).get(f"/orgs/{org.slug}/audit-log/", {"action": "key.revoke"}).content.decode()
     assert "key.revoke" in html and "organisation.create</code>" not in html
+
+
+def test_an_owners_personal_log_links_to_their_organisations_log(team):
+    org, owner, admin, *_ = team
+    link = f'href="/orgs/{org.slug}/audit-log/"'
+    assert link in _client(owner).get("/audit-log/").content.decode()
+    assert link not in _client(admin).get("/audit-log/").content.decode()

@@ -55,3 +55,11 @@ def test_owners_and_admins_set_the_organisations_threshold(team, who):
 
 def test_an_unknown_organisation_is_a_404(team):
     assert _client(team[1]).get("/orgs/nope/alerts/").status_code == 404
+
+
+def test_the_personal_alerts_page_links_to_the_organisations_one_for_admins(team):
+    org, owner, admin, member, _ = team
+    link = f'href="/orgs/{org.slug}/alerts/"'
+    assert link in _client(owner).get("/alerts/").content.decode()
+    assert link in _client(admin).get("/alerts/").content.decode()
+    assert link not in _client(member).get("/alerts/").content.decode()

@@ -176,3 +176,17 @@ def test_pages_need_a_login_and_csrf(funded):
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(funded.user)
     assert strict.post("/alerts/", {"form": "settings", "low_balance_usd": "1"}).status_code == 403
+
+
+def test_the_delivery_log_forgets_finished_deliveries_after_its_retention(
+    owner, funded, hook, scan, settings
+):
+    from billing.alerts.delivery import webhooks_purge
+
+    _add_webhook(owner, hook.url)
+    alert_settings_update(account=funded, low_balance_nanos=20 * USD, limit_emails=False, actor=funded.user)
+    scan()
+    webhooks_deliver()
+    assert webhooks_purge(timezone.now() + timedelta(days=29)) == 0
+    assert webhooks_purge(timezone.now() + timedelta(days=31)) == 1
+    assert not WebhookDelivery.objects.exists()

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from billing.alerts.delivery import webhooks_deliver
+from billing.alerts.delivery import webhooks_deliver, webhooks_purge
 from billing.alerts.scan import alerts_scan
 
 
@@ -26,6 +26,7 @@ class Command(BaseCommand):
         while True:
             fired = alerts_scan()
             delivered, pending = webhooks_deliver()
+            webhooks_purge()
             self.stdout.write(
                 f"{fired} alert(s) fired, {delivered} webhook(s) delivered, {pending} to retry."
             )
