@@ -19,8 +19,9 @@ from the key's row (``RETURNING``), so this costs no extra round trip.
 
 Refusals are return codes, not exceptions, so a refused hold never aborts a caller's
 transaction; the code is mapped to InsufficientCredits / KeyLimitReached / MemberBudgetReached
-in Python. Installed by migration 0004 and again, with member budgets, by 0008 (a no-op on
-SQLite); ``CREATE OR REPLACE`` makes it idempotent.
+in Python. Installed by migration 0004, again with member budgets by 0009, and by 0011 (the settlement
+that never charges more than its hold); a no-op on SQLite; ``CREATE OR REPLACE`` makes it
+idempotent.
 """
 
 from __future__ import annotations
@@ -53,6 +54,12 @@ _WITHIN_LIMIT = """
              WHEN billing_period_start(limit_reset, p_now) IS NULL THEN usage_nanos
              WHEN period_start IS NULL OR period_start < billing_period_start(limit_reset, p_now) THEN 0
              ELSE period_usage_nanos END"""
+
+# What a key's limit or a member's budget still allows a charge that no hold reserved.
+_LIMIT_ROOM = """GREATEST(limit_nanos - held_nanos - CASE
+                   WHEN billing_period_start(limit_reset, p_now) IS NULL THEN usage_nanos
+                   WHEN period_start IS NULL OR period_start < billing_period_start(limit_reset, p_now) THEN 0
+                   ELSE period_usage_nanos END, 0)"""
 
 _POSTGRES = [
     # Mirrors promptgrid.periods.period_start: periods start at midnight UTC, weeks on Monday.
@@ -173,14 +180,17 @@ _POSTGRES = [
       h billing_hold%ROWTYPE;
       v_key text := 'usage:' || p_generation;
       v_released bigint := 0;
+      v_charge bigint;
       v_charged bigint := 0;
+      v_room bigint;
+      v_limit_room bigint;
       v_entry bigint;
     BEGIN
       SELECT account_id INTO v_account FROM billing_hold WHERE id = p_hold;
       IF NOT FOUND THEN
         RAISE EXCEPTION 'hold % does not exist', p_hold USING ERRCODE = 'no_data_found';
       END IF;
-      -- The fixed lock order: the account, then the hold.
+      -- The fixed lock order: the account, then the hold (then the key, below).
       PERFORM 1 FROM billing_creditaccount WHERE id = v_account FOR UPDATE;
       SELECT * INTO h FROM billing_hold WHERE id = p_hold FOR UPDATE;
       IF h.status = 'settled' THEN
@@ -188,20 +198,42 @@ _POSTGRES = [
          WHERE account_id = h.account_id AND idempotency_key = v_key;
         RETURN v_entry;
       END IF;
+      -- Never charge more than was reserved: balance - held and the key's room were checked
+      -- for the hold's amount only. A hold no longer open reserves nothing: its charge stops
+      -- at what the balance, the key's limit and the member's budget still leave.
       IF h.status = 'open' THEN
         v_released := h.amount_nanos;
+        v_charge := LEAST(p_cost, h.amount_nanos);
+      ELSE
+        SELECT GREATEST(balance_nanos - held_nanos, 0) INTO v_room
+          FROM billing_creditaccount WHERE id = h.account_id;
+        IF h.api_key_id IS NOT NULL THEN
+          SELECT @LIMIT_ROOM@ INTO v_limit_room FROM accounts_apikey
+           WHERE id = h.api_key_id AND limit_nanos IS NOT NULL FOR UPDATE;
+          IF v_limit_room IS NOT NULL THEN  -- NULL: no such key, or no limit
+            v_room := LEAST(v_room, v_limit_room);
+          END IF;
+        END IF;
+        IF h.membership_id IS NOT NULL THEN
+          SELECT @LIMIT_ROOM@ INTO v_limit_room FROM organisations_membership
+           WHERE id = h.membership_id AND limit_nanos IS NOT NULL FOR UPDATE;
+          IF v_limit_room IS NOT NULL THEN
+            v_room := LEAST(v_room, v_limit_room);
+          END IF;
+        END IF;
+        v_charge := LEAST(p_cost, v_room);
       END IF;
       UPDATE billing_hold SET status = 'settled', closed_at = p_now, generation_id = p_generation
        WHERE id = p_hold;
-      IF p_cost > 0 THEN
+      IF v_charge > 0 THEN
         -- The ledger's trigger moves the balance; the unique constraints make this once only.
         INSERT INTO billing_ledgerentry
           (account_id, kind, amount_nanos, generation_id, idempotency_key, memo, actor_id, created_at)
-        VALUES (h.account_id, 'usage', -p_cost, p_generation, v_key, left(p_memo, 500), NULL, p_now)
+        VALUES (h.account_id, 'usage', -v_charge, p_generation, v_key, left(p_memo, 500), NULL, p_now)
         ON CONFLICT DO NOTHING
         RETURNING id INTO v_entry;
         IF v_entry IS NOT NULL THEN
-          v_charged := p_cost;
+          v_charged := v_charge;
         ELSE
           SELECT id INTO v_entry FROM billing_ledgerentry
            WHERE account_id = h.account_id AND idempotency_key = v_key;
@@ -210,6 +242,19 @@ _POSTGRES = [
               USING ERRCODE = 'unique_violation';
           END IF;
         END IF;
+      ELSIF p_cost > 0 THEN
+        SELECT id INTO v_entry FROM billing_ledgerentry
+         WHERE account_id = h.account_id AND idempotency_key = v_key;
+      END IF;
+      -- What the provider reported beyond the charge, for the operator (once per generation;
+      -- nothing when this generation was charged already).
+      IF p_cost > v_charge AND (v_charged > 0 OR v_entry IS NULL) THEN
+        INSERT INTO billing_shortfall
+          (kind, generation_id, account_id, api_key_id, hold_id, amount_nanos, detail, created_at)
+        VALUES ('over_hold', p_generation, h.account_id, h.api_key_id, p_hold, p_cost - v_charge,
+                format('usage cost %s nanos; the hold reserved %s (%s)', p_cost, h.amount_nanos, h.status),
+                p_now)
+        ON CONFLICT DO NOTHING;
       END IF;
       IF v_released <> 0 THEN
         UPDATE billing_creditaccount SET held_nanos = held_nanos - v_released WHERE id = h.account_id;
@@ -243,9 +288,16 @@ _POSTGRES_DROP = [
 
 def _statements() -> list[str]:
     return [
-        sql.replace("@LIMITED_HOLD@", _LIMITED_HOLD).replace("@WITHIN_LIMIT@", _WITHIN_LIMIT)
+        sql.replace("@LIMITED_HOLD@", _LIMITED_HOLD)
+        .replace("@WITHIN_LIMIT@", _WITHIN_LIMIT)
+        .replace("@LIMIT_ROOM@", _LIMIT_ROOM)
         for sql in _POSTGRES
     ]
+
+
+def shortfall_detail(cost_nanos: int, hold_nanos: int, hold_status: str) -> str:
+    """An over-hold Shortfall's detail, as ``billing_hold_settle`` writes it."""
+    return f"usage cost {cost_nanos} nanos; the hold reserved {hold_nanos} ({hold_status})"
 
 
 def install(connection: Any) -> None:

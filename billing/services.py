@@ -463,6 +463,72 @@ def hold_place(
     )
 
 
+def _room_without_hold(hold: Hold, now: datetime) -> int:
+    """What a hold that is no longer open may still be charged: the account's available
+    balance and what the key's limit and the member's budget leave (locked in that order)."""
+    account = CreditAccount.objects.filter(pk=hold.account_id).values("balance_nanos", "held_nanos").get()
+    room = account["balance_nanos"] - account["held_nanos"]
+    limits = []
+    if hold.api_key_id:
+        limits.append(
+            ApiKey.objects.select_for_update().filter(pk=hold.api_key_id).values(*LIMIT_FIELDS).first()
+        )
+    if hold.membership_id:
+        limits.append(
+            Membership.objects.select_for_update().filter(pk=hold.membership_id).values(*LIMIT_FIELDS).first()
+        )
+    for limit in limits:
+        if limit is not None and limit["limit_nanos"] is not None:
+            room = min(room, limit["limit_nanos"] - key_spent(limit, now) - limit["held_nanos"])
+    return max(room, 0)
+
+
+# The columns of a key's limit or a member's budget that ``key_spent`` and their room
+# (limit - spent - held) read.
+LIMIT_FIELDS = (
+    "limit_nanos",
+    "limit_reset",
+    "usage_nanos",
+    "period_usage_nanos",
+    "period_start",
+    "held_nanos",
+)
+
+
+def key_spent(key: Mapping[str, Any], now: datetime) -> int:
+    """What a key (or a member) has spent against its limit (``limit_reset``, ``usage_nanos``,
+    ``period_usage_nanos``, ``period_start``): all time, or the current period's (0 when
+    the period rolled over since the counter last moved)."""
+    start = period_start(key["limit_reset"], now)
+    if start is None:
+        return key["usage_nanos"]
+    if key["period_start"] is None or key["period_start"] < start:
+        return 0  # a new period: the counter resets when the next hold is placed
+    return key["period_usage_nanos"]
+
+
+def _shortfall_over_hold(
+    hold: Hold, generation_id: str, cost_nanos: int, charged: int, now: datetime
+) -> None:
+    """Record what the provider reported beyond what could be charged (once per generation)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO billing_shortfall (kind, generation_id, account_id, api_key_id, hold_id,"
+            " amount_nanos, detail, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT DO NOTHING",
+            [
+                Shortfall.Kind.OVER_HOLD,
+                generation_id,
+                hold.account_id,
+                hold.api_key_id,
+                hold.pk,
+                cost_nanos - charged,
+                db_functions.shortfall_detail(cost_nanos, hold.amount_nanos, hold.status),
+                now,
+            ],
+        )
+
+
 def _hold_settle_orm(*, hold_id: int, cost_nanos: int, generation_id: str, memo: str) -> LedgerEntry | None:
     """``hold_settle``'s work inside the caller's transaction (no savepoints of its own)."""
     now = timezone.now()
@@ -471,26 +537,34 @@ def _hold_settle_orm(*, hold_id: int, cost_nanos: int, generation_id: str, memo:
     if hold.status == Hold.Status.SETTLED:
         return LedgerEntry.objects.filter(account_id=hold.account_id, idempotency_key=idempotency_key).first()
     released = hold.amount_nanos if hold.status == Hold.Status.OPEN else 0
+    # Never more than was reserved: the hold's amount, or (no longer reserved) what is left.
+    charge = min(cost_nanos, hold.amount_nanos if released else _room_without_hold(hold, now))
     Hold.objects.filter(pk=hold_id).update(
         status=Hold.Status.SETTLED, closed_at=now, generation_id=generation_id
     )
     entry, created = None, False
-    if cost_nanos:
+    if charge:
         entry, created = _ledger_insert(
             LedgerEntry(
                 account_id=hold.account_id,
                 kind=LedgerEntry.Kind.USAGE,
-                amount_nanos=-cost_nanos,
+                amount_nanos=-charge,
                 idempotency_key=idempotency_key,
                 generation_id=generation_id,
                 memo=memo[:500],
                 created_at=now,
             )
         )
+    elif cost_nanos:
+        entry = LedgerEntry.objects.filter(
+            account_id=hold.account_id, idempotency_key=idempotency_key
+        ).first()
+    if cost_nanos > charge and (created or entry is None):
+        _shortfall_over_hold(hold, generation_id, cost_nanos, charge, now)
     if released:
         CreditAccount.objects.filter(pk=hold.account_id).update(held_nanos=F("held_nanos") - released)
     # The key's counters follow the ledger: no new entry, no new spend.
-    charged = cost_nanos if created else 0
+    charged = charge if created else 0
     counters = {
         "held_nanos": F("held_nanos") - released,
         "usage_nanos": F("usage_nanos") + charged,
@@ -531,11 +605,14 @@ def _hold_settle_pg(
 
 @transaction.atomic
 def hold_settle(*, hold_id: int, cost_nanos: int, generation_id: str, memo: str = "") -> LedgerEntry | None:
-    """Charge the actual cost (even above the hold) and release the hold, exactly once.
+    """Charge the actual cost, up to the hold, and release the hold, exactly once.
 
+    The charge never exceeds the hold's amount, so no balance and no key limit goes below
+    zero; a cost above it is charged up to the hold and the rest is recorded as an
+    ``over_hold`` Shortfall. A hold that already expired (or was released) reserves
+    nothing any more: it is charged up to what the balance and the key's limit still allow.
     Idempotent on ``generation_id``: settling again, or settling another hold for
-    the same generation, charges nothing more. A zero cost writes no entry (an
-    empty answer costs nothing). A hold that already expired is still charged.
+    the same generation, charges nothing more. A zero cost writes no entry.
     """
     settle_check(cost_nanos, generation_id)
     if connection.vendor == "postgresql":

@@ -50,10 +50,11 @@ def test_audit_reports_each_violation_and_fails(funded, allow_audit_violations):
     services.ledger_post(
         account_id=funded.pk, kind="usage", amount_nanos=-5, idempotency_key="u", generation_id="gen-missing"
     )
-    # A negative available balance: a charge far above what the account had.
-    gen = generation_for(funded)
-    big = services.hold_place(account_id=funded.pk, amount_nanos=1, ttl_seconds=60)
-    services.hold_settle(hold_id=big.id, cost_nanos=20_000_000_000, generation_id=gen.id)
+    # A negative available balance: an adjustment far above what the account had (a
+    # settlement cannot do it: it never charges more than its hold).
+    services.ledger_post(
+        account_id=funded.pk, kind="adjustment", amount_nanos=-20_000_000_000, idempotency_key="adj"
+    )
     # A hold that outlived its ttl, and an account whose held total disagrees with its holds.
     Hold.objects.create(account=funded, amount_nanos=90, expires_at=timezone.now() - timedelta(hours=1))
     out = StringIO()

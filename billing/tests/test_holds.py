@@ -7,7 +7,7 @@ from django.utils import timezone
 from accounts.models import ApiKey
 from accounts.services import api_key_create
 from billing import services
-from billing.models import CreditAccount, Hold, LedgerEntry
+from billing.models import CreditAccount, Hold, LedgerEntry, Shortfall
 from billing.tests.factories import generation_for
 
 
@@ -44,12 +44,44 @@ def test_settle_charges_actual_cost_once(small):
     assert LedgerEntry.objects.filter(kind="usage").count() == 1
 
 
-def test_settle_charges_more_than_the_hold_when_the_answer_cost_more(small):
+def test_settle_charges_no_more_than_the_hold_and_records_the_rest_as_a_shortfall(small):
     gen = generation_for(small)
     hold = services.hold_place(account_id=small.pk, amount_nanos=100, ttl_seconds=60)
     entry = services.hold_settle(hold_id=hold.id, cost_nanos=400, generation_id=gen.id)
-    assert entry.amount_nanos == -400
-    assert (_account(small.pk).balance_nanos, _account(small.pk).held_nanos) == (600, 0)
+    assert entry.amount_nanos == -100
+    assert (_account(small.pk).balance_nanos, _account(small.pk).held_nanos) == (900, 0)
+    shortfall = Shortfall.objects.get()
+    assert (shortfall.kind, shortfall.generation_id, shortfall.amount_nanos) == ("over_hold", gen.id, 300)
+    assert (shortfall.account_id, shortfall.hold_id) == (small.pk, hold.id)
+    # Settling again changes nothing and records nothing more.
+    services.hold_settle(hold_id=hold.id, cost_nanos=400, generation_id=gen.id)
+    assert Shortfall.objects.count() == 1 and _account(small.pk).balance_nanos == 900
+
+
+def test_a_charge_never_takes_a_balance_below_zero_even_when_the_hold_is_gone(small):
+    gen = generation_for(small)
+    hold = services.hold_place(account_id=small.pk, amount_nanos=900, ttl_seconds=60)
+    _expire(hold.id)
+    services.holds_release_expired()
+    services.hold_place(account_id=small.pk, amount_nanos=700, ttl_seconds=60)  # the money moved on
+    services.hold_settle(hold_id=hold.id, cost_nanos=900, generation_id=gen.id)
+    account = _account(small.pk)
+    assert (account.balance_nanos, account.held_nanos) == (700, 700)  # charged the 300 available
+    assert Shortfall.objects.get().amount_nanos == 600
+
+
+def test_a_late_charge_stops_at_the_keys_limit(small):
+    key, _ = api_key_create(user=small.user, name="capped", limit_nanos=500)
+    gen = generation_for(small)
+    hold = services.hold_place(account_id=small.pk, amount_nanos=400, ttl_seconds=60, api_key_id=key.pk)
+    _expire(hold.id)
+    services.holds_release_expired()
+    services.hold_place(account_id=small.pk, amount_nanos=300, ttl_seconds=60, api_key_id=key.pk)
+    services.hold_settle(hold_id=hold.id, cost_nanos=400, generation_id=gen.id)
+    key.refresh_from_db()
+    assert (key.usage_nanos, key.held_nanos) == (200, 300)  # 500 - 300 held: 200 left to charge
+    assert _account(small.pk).balance_nanos == 800
+    assert Shortfall.objects.get().amount_nanos == 200
 
 
 def test_settling_a_second_hold_for_the_same_generation_charges_nothing_more(small):

@@ -62,6 +62,7 @@ class Flight:
     max_tokens: int
     started: float  # time.monotonic() when the request arrived
     request_id: str = ""  # the HTTP request id (x-request-id) for the request log
+    hold_nanos: int | None = None  # what the hold reserved: the most the request is charged
     api: str = Generation.Api.CHAT  # the API surface (Generation.api)
     created_at: datetime = field(default_factory=timezone.now)
     first_token_at: float | None = None
@@ -115,6 +116,7 @@ class Flight:
             endpoint=self.route.endpoint,
             model_id=self.route.model.id,
             hold_id=self.hold_id,
+            hold_nanos=self.hold_nanos,
             streamed=self.request.stream,
             created_at=self.created_at,
             api=self.api,

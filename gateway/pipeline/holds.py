@@ -3,8 +3,14 @@
 Worst case = (an upper bound on prompt tokens) at the dearest input rate + the
 output cap at the output price + the request price, rounded up to a nano. The
 prompt bound is the UTF-8 size of the messages and tools (a token is never
-shorter than a byte) plus an allowance per image, capped by the model's
-context length (an upstream refuses longer prompts).
+shorter than a byte) plus an allowance per image or file and one for the prompt a
+provider adds to describe tools. It is not capped by the model's context length: a
+catalog's context length can be wrong, and a hold below what the provider then
+reports would let the charge overdraw. A prompt whose estimate
+(``gateway.pipeline.tokens``) is above the context length is refused before any
+hold (``ContextTooLong``, OpenAI's ``context_length_exceeded``). Settlement never
+charges more than the hold (``billing.services.hold_settle``); what a provider
+reports beyond it is recorded as a shortfall.
 
 Balance-aware max_tokens: when the client gave no max_tokens and cannot pay for
 the model's full output, the hold is what the balance allows and the output cap
@@ -33,13 +39,30 @@ from billing import pg_async
 from billing import services as billing
 from billing.models import CreditAccount
 from catalog.snapshot import EndpointInfo
+from gateway.pipeline.tokens import count_prompt_tokens
 from promptgrid import pgpool
 from promptgrid.db import db_call
 from promptgrid.money import ceil_nanos, token_cost
-from promptgrid.periods import period_start
 
-IMAGE_TOKEN_ALLOWANCE = 3_000  # above any provider's per-image charge at the highest detail
+# Above any provider's charge for one image or file part at the highest detail (OpenAI's
+# patch-priced models reach ~3,800 for one image, Gemini tiles a large one in 258-token tiles).
+IMAGE_TOKEN_ALLOWANCE = 10_000
+# Above the system prompt a provider adds when tools are declared (Anthropic's: ~350 tokens).
+TOOLS_TOKEN_ALLOWANCE = 1_000
 MIN_COMPLETION_TOKENS = 16  # below this an answer is not worth starting
+
+
+class ContextTooLong(Exception):
+    """HTTP 400 ``context_length_exceeded``: the prompt alone cannot fit the model."""
+
+    code = "context_length_exceeded"
+
+    def __init__(self, estimate: int, context_length: int) -> None:
+        self.message = (
+            f"This model's maximum context length is {context_length} tokens. However, your messages "
+            f"resulted in about {estimate} tokens. Please reduce the length of the messages."
+        )
+        super().__init__(self.message)
 
 
 class HoldRefused(Exception):
@@ -61,15 +84,28 @@ class Reservation:
 
 
 def prompt_token_bound(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> int:
+    """More prompt tokens than any provider can report for these messages and tools."""
     size = len(orjson.dumps(messages))
     if tools:
-        size += len(orjson.dumps(tools))
+        size += len(orjson.dumps(tools)) + TOOLS_TOKEN_ALLOWANCE
     images = 0
     for message in messages:
         content = message.get("content")
         if isinstance(content, list):
             images += sum(1 for part in content if isinstance(part, dict) and part.get("type") != "text")
     return size + images * IMAGE_TOKEN_ALLOWANCE
+
+
+def checked_prompt_bound(
+    messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, context_length: int
+) -> int:
+    """``prompt_token_bound``, after refusing a prompt whose estimate exceeds ``context_length``
+    (0: unknown, nothing refused) with ContextTooLong."""
+    if context_length:
+        estimate = count_prompt_tokens(messages, tools)
+        if estimate > context_length:
+            raise ContextTooLong(estimate, context_length)
+    return prompt_token_bound(messages, tools)
 
 
 def _input_rate(endpoint: EndpointInfo) -> Decimal:
@@ -101,24 +137,10 @@ def _room(row: dict[str, Any], now: Any) -> int | None:
     """What a key or membership (its limit columns) may still hold in its period; None: no limit."""
     if row["limit_nanos"] is None:
         return None
-    start = period_start(row["limit_reset"], now)
-    if start is None:
-        spent = row["usage_nanos"]
-    elif row["period_start"] is None or row["period_start"] < start:
-        spent = 0  # a new period: the counter resets when the hold is placed
-    else:
-        spent = row["period_usage_nanos"]
-    return row["limit_nanos"] - spent - row["held_nanos"]
+    return row["limit_nanos"] - billing.key_spent(row, now) - row["held_nanos"]
 
 
-_LIMIT_COLUMNS = (
-    "limit_nanos",
-    "limit_reset",
-    "usage_nanos",
-    "period_usage_nanos",
-    "period_start",
-    "held_nanos",
-)
+_LIMIT_COLUMNS = billing.LIMIT_FIELDS
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,7 @@ class Outcome:
     app_referer: str = ""
     app_title: str = ""
     end_user: str = ""
+    hold_nanos: int | None = None  # what the hold reserved (None: not known here)
 
 
 def cost_of(outcome: Outcome) -> int:
@@ -77,6 +78,13 @@ def cost_of(outcome: Outcome) -> int:
     if usage.completion_tokens == 0 and outcome.api != Generation.Api.EMBEDDINGS:
         return 0
     return usage_cost_nanos(usage, outcome.endpoint)
+
+
+def charged_of(outcome: Outcome, cost: int) -> int:
+    """What is charged for ``cost``: never more than the hold reserved. The rest is the
+    settlement's shortfall, recorded by ``billing_hold_settle`` (it caps the charge itself too,
+    and also at the balance when the hold is no longer open)."""
+    return cost if outcome.hold_nanos is None else min(cost, outcome.hold_nanos)
 
 
 @dataclass(frozen=True)
@@ -142,19 +150,21 @@ def _memo(outcome: Outcome) -> str:
 def settle(outcome: Outcome) -> Settled:
     """Write the Generation and charge its cost against the hold, in one transaction (sync)."""
     cost = cost_of(outcome)
+    charged = charged_of(outcome, cost)
     billing.generation_settle(
-        generation=_row(outcome, cost), hold_id=outcome.hold_id, cost_nanos=cost, memo=_memo(outcome)
+        generation=_row(outcome, charged), hold_id=outcome.hold_id, cost_nanos=cost, memo=_memo(outcome)
     )
-    return Settled(cost_nanos=cost, balance_nanos=None)
+    return Settled(cost_nanos=charged, balance_nanos=None)
 
 
 async def settle_async(outcome: Outcome) -> Settled:
     """``settle`` awaited on ``promptgrid.pgpool``'s connections (PostgreSQL): the same statement."""
     cost = cost_of(outcome)
+    charged = charged_of(outcome, cost)
     await pg_async.generation_settle_values(
-        Generation, _values(outcome, cost), hold_id=outcome.hold_id, cost_nanos=cost, memo=_memo(outcome)
+        Generation, _values(outcome, charged), hold_id=outcome.hold_id, cost_nanos=cost, memo=_memo(outcome)
     )
-    return Settled(cost_nanos=cost, balance_nanos=None)
+    return Settled(cost_nanos=charged, balance_nanos=None)
 
 
 _background: set[asyncio.Task[Any]] = set()
@@ -194,13 +204,13 @@ async def settle_reliably(outcome: Outcome) -> Settled:
         await asyncio.sleep(delay)
         try:
             if await db_call(_settled_already, outcome.generation_id):
-                return Settled(cost_nanos=cost_of(outcome), balance_nanos=None)
+                return Settled(cost_nanos=charged_of(outcome, cost_of(outcome)), balance_nanos=None)
             return await _settle_once(outcome)
         except Exception as error:
             failure = error
             logger.warning("settlement %s failed again", outcome.generation_id, exc_info=True)
     await _record_unsettled(outcome, failure)
-    return Settled(cost_nanos=cost_of(outcome), balance_nanos=None)
+    return Settled(cost_nanos=charged_of(outcome, cost_of(outcome)), balance_nanos=None)
 
 
 async def _record_unsettled(outcome: Outcome, failure: BaseException) -> None:

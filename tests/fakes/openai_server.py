@@ -13,6 +13,7 @@ Behaviours (push names, or dicts with a ``kind`` and options, onto ``FakeUpstrea
 - ``no_usage``: stream without the usage chunk, whatever the client asked.
 - ``error_mid_stream``: stream a few chunks, then ``data: {"error": {...}}``.
 - ``chunk_delay``: any behaviour may carry ``chunk_delay`` (seconds between chunks).
+- ``prompt_tokens``: any behaviour may carry it: the prompt tokens reported instead of the count.
 
 ``POST /v1/embeddings`` answers one deterministic unit vector per input (``embedding_for``:
 ``EMBED_DIMENSIONS`` values, or ``dimensions``), as floats or base64 of float32 as asked, with
@@ -206,7 +207,7 @@ def make_app(fake: FakeUpstream) -> web.Application:
             "model": model,
             "system_fingerprint": "fp_fake",
             "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
-            "usage": _usage(_prompt_tokens(body), completion),
+            "usage": _usage(behaviour.get("prompt_tokens", _prompt_tokens(body)), completion),
         }
         return web.Response(
             body=orjson.dumps(payload), content_type="application/json", headers={"x-request-id": "req_fake"}
@@ -296,7 +297,11 @@ async def _stream(
             await response.write(frame([{"index": 0, "delta": delta, "finish_reason": None}]))
         await response.write(frame([{"index": 0, "delta": {}, "finish_reason": finish}]))
         if include_usage:
-            usage_chunk = {**head, "choices": [], "usage": _usage(_prompt_tokens(body), completion)}
+            usage_chunk = {
+                **head,
+                "choices": [],
+                "usage": _usage(behaviour.get("prompt_tokens", _prompt_tokens(body)), completion),
+            }
             await response.write(b"data: " + orjson.dumps(usage_chunk) + b"\n\n")
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()

@@ -235,6 +235,8 @@ async def handle_chat(
             n=chat.n,
             generation_id=generation_id,
         )
+    except holds.ContextTooLong as exc:
+        return reject(400, exc.message, code=exc.code, param="messages", key=key, model=chat.model)
     except holds.HoldRefused as exc:
         return reject(402, exc.message, code=exc.code, key=key, model=chat.model)
     telemetry.hold_opened()
@@ -248,6 +250,7 @@ async def handle_chat(
         request=chat,
         route=routes[0],
         hold_id=reservation.hold_id,
+        hold_nanos=reservation.amount_nanos,
         max_tokens=reservation.max_tokens,
         started=started,
         request_id=request_id,
@@ -264,9 +267,9 @@ async def handle_chat(
 
 
 def _prompt_bound(chat: Any, route: routing.Route) -> int:
-    bound = holds.prompt_token_bound(chat.messages, chat.tools)
+    """The hold's prompt bound; raises ContextTooLong (400) for a prompt the model cannot take."""
     context = route.endpoint.context_length or route.model.context_length
-    return min(bound, context) if context else bound
+    return holds.checked_prompt_bound(chat.messages, chat.tools, context)
 
 
 async def _complete(flight: Flight, adapter: Any, body: dict[str, Any], surface: Surface) -> Reply:
