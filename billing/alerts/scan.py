@@ -32,6 +32,10 @@ class Reading:
     level: int  # 0 when below every level
 
 
+# The spend counters billing keeps on keys and memberships alike.
+_COUNTERS = ("limit_nanos", "limit_reset", "usage_nanos", "period_usage_nanos", "period_start")
+
+
 def limit_level(spent_nanos: int, limit_nanos: int) -> int:
     """The highest level reached, exactly (integers: 80% is ``spent * 100 >= limit * 80``)."""
     for level in LIMIT_LEVELS:
@@ -121,7 +125,8 @@ def scan_key_limits(now: datetime | None = None) -> int:
     keys = list(
         ApiKey.objects.filter(limit_nanos__gt=0, revoked_at__isnull=True)
         .exclude(kind=ApiKey.Kind.PLAYGROUND)
-        .select_related("user")
+        # What the reading needs; the rest (the user, for the email) is read when one fires.
+        .only(*_COUNTERS, "organisation_id", "user_id", "name", "masked")
     )
     readings = []
     for key in keys:
@@ -177,7 +182,9 @@ def _fire_key_limit(key: ApiKey, spent: int, level: int, period: str) -> None:
 def scan_member_budgets(now: datetime | None = None) -> int:
     now = now or timezone.now()
     fired = 0
-    members = list(Membership.objects.filter(limit_nanos__gt=0).select_related("user", "organisation"))
+    members = list(
+        Membership.objects.filter(limit_nanos__gt=0).only(*_COUNTERS, "organisation_id", "user_id")
+    )
     readings = []
     for membership in members:
         spent, period = period_spent(membership, now)
