@@ -43,6 +43,16 @@ def models_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def embedding_models_list(request: HttpRequest) -> HttpResponse:
+    """OpenRouter's ``GET /embeddings/models``: the models served at ``/embeddings``."""
+    refused = _method_not_allowed(request)
+    if refused is not None:
+        return refused
+    return _json(
+        models_filtered_json(get_snapshot(), supported_parameters=None, output_modalities="embeddings")
+    )
+
+
 def providers_list(request: HttpRequest) -> HttpResponse:
     refused = _method_not_allowed(request)
     if refused is not None:

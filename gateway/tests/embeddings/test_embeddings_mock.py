@@ -187,3 +187,10 @@ def test_the_bare_upstream_name_and_a_wrong_method_answer_as_elsewhere(customer,
     assert embed(call_api, customer, model="embed", input="hi").status == 200
     wrong = call_api(None, customer.secret, path=PATH, method="get")
     assert wrong.status == 405
+
+
+def test_embeddings_models_lists_only_embedding_models(customer, client):
+    listed = client.get("/api/v1/embeddings/models").json()
+
+    assert [m["id"] for m in listed["data"]] == ["mock/embed"]
+    assert listed["data"][0]["architecture"]["output_modalities"] == ["embeddings"]
