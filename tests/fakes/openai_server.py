@@ -12,6 +12,7 @@ Behaviours (push names, or dicts with a ``kind`` and options, onto ``FakeUpstrea
 - ``stall``: stream a few chunks, then go silent for ``delay`` seconds (default 30).
 - ``no_usage``: stream without the usage chunk, whatever the client asked.
 - ``error_mid_stream``: stream a few chunks, then ``data: {"error": {...}}``.
+- ``refusal``: the model refuses (``refusal`` instead of ``content``; ``{"kind": "refusal", "text": ...}``).
 - ``chunk_delay``: any behaviour may carry ``chunk_delay`` (seconds between chunks).
 - ``prompt_tokens``: any behaviour may carry it: the prompt tokens reported instead of the count.
 
@@ -42,6 +43,7 @@ from aiohttp import web
 from tests.fakes.server import FakeUpstream
 
 WORDS_PER_CHUNK = 3
+REFUSAL = "I'm sorry, I can't help with that."
 EMBED_DIMENSIONS = 1536
 
 
@@ -192,6 +194,10 @@ def make_app(fake: FakeUpstream) -> web.Application:
                 "tool_calls": [_tool_call(body, behaviour)],
             }
             completion, finish = _tokens(message["tool_calls"][0]["function"]["arguments"]), "tool_calls"
+        elif kind == "refusal":
+            refusal = behaviour.get("text", REFUSAL)
+            message = {"role": "assistant", "content": None, "refusal": refusal}
+            completion, finish = _tokens(refusal), "stop"
         else:
             text = _answer(body, behaviour)
             limit = body.get("max_completion_tokens") or body.get("max_tokens")
@@ -256,6 +262,10 @@ async def _stream(
         )
         pieces[1]["tool_calls"][0]["index"] = 0
         completion, finish = _tokens(arguments), "tool_calls"
+    elif kind == "refusal":
+        refusal = behaviour.get("text", REFUSAL)
+        pieces.extend({"refusal": refusal[i : i + 8]} for i in range(0, len(refusal), 8))
+        completion = _tokens(refusal)
     else:
         text = _answer(body, behaviour)
         limit = body.get("max_completion_tokens") or body.get("max_tokens")

@@ -386,6 +386,7 @@ def _responses_names(text: str) -> str:
     """Chat's parameter names in a refusal, as the client sent them."""
     for chat_name, name in (
         ("max_tokens", "max_output_tokens"),
+        ("response_format.json_schema", "text.format"),
         ("response_format", "text.format"),
         ("messages", "input"),
     ):

@@ -33,6 +33,15 @@ class _Item:
         self.body = body
         self.text: list[str] = []
         self.detail: dict[str, Any] | None = None  # reasoning to seal (a signature, redacted data)
+        self.parts: list[tuple[str, list[str]]] = []  # a message's content parts: (type, pieces)
+
+    def part(self, kind: str) -> tuple[int, list[str], bool]:
+        """(content_index, pieces, is new) of the message's part of this type."""
+        for index, (part_kind, pieces) in enumerate(self.parts):
+            if part_kind == kind:
+                return index, pieces, False
+        self.parts.append((kind, []))
+        return len(self.parts) - 1, self.parts[-1][1], True
 
 
 class ResponsesRelay(Relay):
@@ -79,18 +88,12 @@ class ResponsesRelay(Relay):
         self.current = item
         if body:
             out.append(self._event("response.output_item.added", output_index=index, item=body))
-        if kind == "message":
-            out.append(self._part_event("response.content_part.added", item, ""))
         self.output.append(body)  # a placeholder until the item is done
         return item, out
 
-    def _part_event(self, kind: str, item: _Item, text: str) -> bytes:
+    def _part_event(self, kind: str, item: _Item, index: int, part: dict[str, Any]) -> bytes:
         return self._event(
-            kind,
-            item_id=item.body["id"],
-            output_index=item.index,
-            content_index=0,
-            part=answer.text_part(text),
+            kind, item_id=item.body["id"], output_index=item.index, content_index=index, part=part
         )
 
     def _summary_event(self, kind: str, item: _Item, **payload: Any) -> bytes:
@@ -109,10 +112,19 @@ class ResponsesRelay(Relay):
                 out.append(self._summary_event("response.reasoning_summary_part.done", item, part=part))
             done = answer.reasoning_item(self.flight, item.index, text, item.detail)
         elif item.kind == "message":
-            meta = {"item_id": item.body["id"], "output_index": item.index, "content_index": 0}
-            out.append(self._event("response.output_text.done", **meta, text=text, logprobs=[]))
-            out.append(self._part_event("response.content_part.done", item, text))
-            done = answer.message_item(self.flight, item.index, [answer.text_part(text)], "completed")
+            content = []
+            for index, (kind, pieces) in enumerate(item.parts):
+                meta = {"item_id": item.body["id"], "output_index": item.index, "content_index": index}
+                whole = "".join(pieces)
+                if kind == "output_text":
+                    part = answer.text_part(whole)
+                    out.append(self._event("response.output_text.done", **meta, text=whole, logprobs=[]))
+                else:
+                    part = {"type": "refusal", "refusal": whole}
+                    out.append(self._event("response.refusal.done", **meta, refusal=whole))
+                out.append(self._part_event("response.content_part.done", item, index, part))
+                content.append(part)
+            done = answer.message_item(self.flight, item.index, content, "completed")
         else:
             done = {**item.body, "arguments": text, "status": "completed"}
             out.append(
@@ -170,14 +182,22 @@ class ResponsesRelay(Relay):
         self.details += 1
         return out + self._close()
 
-    def _output_text(self, text: str) -> list[bytes]:
+    def _message_delta(self, kind: str, text: str) -> list[bytes]:
+        """Text (``output_text``) or a refusal (``refusal``) into the open message."""
         out: list[bytes] = []
         item = self.current
         if item is None or item.kind != "message":
             item, out = self._open("message")
-        item.text.append(text)
-        meta = {"item_id": item.body["id"], "output_index": item.index, "content_index": 0}
-        out.append(self._event("response.output_text.delta", **meta, delta=text, logprobs=[]))
+        index, pieces, new = item.part(kind)
+        if new:
+            empty = answer.text_part("") if kind == "output_text" else {"type": "refusal", "refusal": ""}
+            out.append(self._part_event("response.content_part.added", item, index, empty))
+        pieces.append(text)
+        meta = {"item_id": item.body["id"], "output_index": item.index, "content_index": index}
+        if kind == "output_text":
+            out.append(self._event("response.output_text.delta", **meta, delta=text, logprobs=[]))
+        else:
+            out.append(self._event("response.refusal.delta", **meta, delta=text))
         return out
 
     def _call(self, call: dict[str, Any]) -> list[bytes]:
@@ -222,7 +242,9 @@ class ResponsesRelay(Relay):
                 if isinstance(detail, dict):
                     out += self._detail(detail)
             if delta.get("content"):
-                out += self._output_text(delta["content"])
+                out += self._message_delta("output_text", delta["content"])
+            if delta.get("refusal"):
+                out += self._message_delta("refusal", delta["refusal"])
             for call in delta.get("tool_calls") or ():
                 out += self._call(call)
         return b"".join(out)

@@ -11,8 +11,12 @@ from pathlib import Path
 import pytest
 
 from billing.models import Generation
+from gateway.tests.responses.conftest import MODELS
 
-pytestmark = [pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning"),
+]
 
 CODEX = Path(__file__).resolve().parents[3] / ".tools" / "codex" / "node_modules" / ".bin" / "codex"
 
@@ -48,11 +52,12 @@ wire_api = "responses"
 """
 
 
-def test_codex_exec_completes_a_prompt_through_promptgrid_billed(world, tmp_path):
+@pytest.mark.parametrize("model", MODELS)
+def test_codex_exec_completes_a_prompt_through_promptgrid_billed(world, tmp_path, model):
     codex = _codex()
     home = tmp_path / "codex-home"
     home.mkdir()
-    (home / "config.toml").write_text(codex_config(world.url, "mock/echo"))
+    (home / "config.toml").write_text(codex_config(world.url, model))
     before = world.customer.balance()
     env = {
         "PATH": os.environ.get("PATH", ""),
@@ -76,6 +81,6 @@ def test_codex_exec_completes_a_prompt_through_promptgrid_billed(world, tmp_path
     events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     said = json.dumps([e for e in events if "item" in e])
     assert "pineapple" in said, done.stdout
-    generations = Generation.objects.filter(api="responses", status="success")
+    generations = Generation.objects.filter(api="responses", status="success", model_slug=model)
     assert generations.exists()
     assert before - world.customer.balance() == sum(g.cost_nanos for g in generations) > 0

@@ -125,3 +125,15 @@ def test_a_failure_before_the_stream_began_is_an_error_status(world):
         with world.client.responses.stream(model="openai/gpt-4o-mini", input="x") as stream:
             list(stream)
     assert world.customer.held() == 0
+
+
+def test_a_refusal_is_a_refusal_part_streamed_or_not(world):
+    request = {"model": "openai/gpt-4o-mini", "input": "something bad"}
+    plain, streamed, events = _plain_and_streamed(world, request, lambda: world.openai.push("refusal"))
+
+    assert plain.output[0].content[0].type == "refusal"
+    assert plain.output[0].content[0].refusal == "I'm sorry, I can't help with that."
+    assert _comparable(streamed) == _comparable(plain)
+    kinds = [event.type for event in events]
+    assert "response.refusal.delta" in kinds and "response.refusal.done" in kinds
+    assert streamed.output_text == ""
