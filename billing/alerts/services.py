@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -26,6 +27,17 @@ from billing.models import CreditAccount
 logger = logging.getLogger(__name__)
 
 __all__ = ["UnsafeWebhookUrl"]
+
+
+def _url_for_log(url: str) -> str:
+    """A webhook URL as the audit log keeps it: its host, not its path (Slack-style URLs
+    carry their credential there)."""
+    parts = urlsplit(url)
+    return (
+        f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}/…"
+        if parts.path.strip("/") or parts.query
+        else url
+    )
 
 
 def alert_settings_for(*, account: CreditAccount) -> AlertSettings:
@@ -56,7 +68,7 @@ def webhook_set(*, account: CreditAccount, url: str, actor: Any) -> tuple[Webhoo
     endpoint = WebhookEndpoint.objects.select_for_update().filter(account=account).first()
     if endpoint is None:
         endpoint = WebhookEndpoint.objects.create(account=account, url=url, nonce=signing.new_nonce())
-        record(actor=actor, action="webhook.create", target=account, new={"url": url})
+        record(actor=actor, action="webhook.create", target=account, new={"url": _url_for_log(url)})
         return endpoint, signing.signing_secret(endpoint.nonce)
     if endpoint.url != url:
         record(
@@ -78,7 +90,9 @@ def webhook_rotate_secret(*, endpoint: WebhookEndpoint, actor: Any) -> str:
 
 @transaction.atomic
 def webhook_delete(*, endpoint: WebhookEndpoint, actor: Any) -> None:
-    record(actor=actor, action="webhook.delete", target=endpoint.account, old={"url": endpoint.url})
+    record(
+        actor=actor, action="webhook.delete", target=endpoint.account, old={"url": _url_for_log(endpoint.url)}
+    )
     endpoint.delete()
 
 

@@ -190,3 +190,10 @@ def test_the_delivery_log_forgets_finished_deliveries_after_its_retention(
     assert webhooks_purge(timezone.now() + timedelta(days=29)) == 0
     assert webhooks_purge(timezone.now() + timedelta(days=31)) == 1
     assert not WebhookDelivery.objects.exists()
+
+
+def test_the_audit_log_keeps_the_webhooks_host_not_its_secret_path(owner, funded, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+    owner.post("/alerts/", {"form": "webhook", "url": "https://hooks.example.com/services/T0/B0/s3cr3tT0ken"})
+    entry = AuditEntry.objects.get(action="webhook.create")
+    assert entry.new == {"url": "https://hooks.example.com/…"}
