@@ -22,6 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import selectors, services
 from accounts.forms import ApiKeyForm, UserSettingsForm
 from accounts.models import ApiKey
+from accounts.organisations.context import current_context
 
 
 def _rows(keys: list[ApiKey]) -> list[dict[str, Any]]:
@@ -33,8 +34,20 @@ def _row(key: ApiKey) -> dict[str, Any]:
     return _rows([key])[0]
 
 
+def _scope(request: HttpRequest) -> dict[str, Any]:
+    """The keys of the chosen context: personal, or an organisation's (every member's for
+    its admins, their own for a member)."""
+    ctx = current_context(request)
+    return {"organisation_id": ctx.organisation_id, "everyone": ctx.sees_everyone}
+
+
+def _key(request: HttpRequest, key_id: int) -> ApiKey:
+    return selectors.api_key_get_for_user(user=request.user, key_id=key_id, **_scope(request))
+
+
 def _table_context(request: HttpRequest) -> dict[str, Any]:
-    return {"rows": _rows(list(selectors.api_keys_visible(user=request.user)))}
+    keys = selectors.api_keys_visible(user=request.user, **_scope(request)).select_related("user")
+    return {"rows": _rows(list(keys)), "ctx": current_context(request)}
 
 
 def _render_row(request: HttpRequest, key: ApiKey) -> HttpResponse:
@@ -63,14 +76,24 @@ def key_create(request: HttpRequest) -> HttpResponse:
     form = ApiKeyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         kind = ApiKey.Kind.MANAGEMENT if form.cleaned_data.get("management") else ApiKey.Kind.STANDARD
-        key, secret = services.api_key_create(user=request.user, kind=kind, **form.service_kwargs())
+        key, secret = services.api_key_create(
+            user=request.user,
+            kind=kind,
+            organisation_id=current_context(request).organisation_id,
+            **form.service_kwargs(),
+        )
         # The secret is rendered into this response only: it is never stored (not even in
         # the session or a flash message), so it cannot be shown again.
         context = {"key": key, "secret": secret}
         if request.htmx:
             return _panel_with_table(request, "accounts/key_created.html#secret", context)
         return render(request, "accounts/key_created.html", context)
-    context = {"form": form, "key": None, "action": reverse("accounts:key-create")}
+    context = {
+        "form": form,
+        "key": None,
+        "action": reverse("accounts:key-create"),
+        "ctx": current_context(request),
+    }
     template = "accounts/key_form.html#key-form" if request.htmx else "accounts/key_form.html"
     return render(request, template, context)
 
@@ -78,14 +101,14 @@ def key_create(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def key_edit(request: HttpRequest, key_id: int) -> HttpResponse:
-    key = selectors.api_key_get_for_user(user=request.user, key_id=key_id)
+    key = _key(request, key_id)
     if key.revoked_at is not None:
         messages.error(request, "A revoked key cannot be changed.")
         return redirect("accounts:keys")
     form = ApiKeyForm(request.POST or None, key=key)
     if request.method == "POST" and form.is_valid():
         try:
-            key = services.api_key_update(key=key, **form.service_kwargs())
+            key = services.api_key_update(key=key, actor=request.user, **form.service_kwargs())
         except services.KeyRevoked:
             messages.error(request, "A revoked key cannot be changed.")
             return redirect("accounts:keys")
@@ -99,9 +122,9 @@ def key_edit(request: HttpRequest, key_id: int) -> HttpResponse:
 
 
 def _set_disabled(request: HttpRequest, key_id: int, disabled: bool) -> HttpResponse:
-    key = selectors.api_key_get_for_user(user=request.user, key_id=key_id)
+    key = _key(request, key_id)
     try:
-        key = services.api_key_update(key=key, disabled=disabled)
+        key = services.api_key_update(key=key, disabled=disabled, actor=request.user)
     except services.KeyRevoked:
         messages.error(request, "A revoked key cannot be changed.")
         if request.htmx:
@@ -129,10 +152,10 @@ def key_enable(request: HttpRequest, key_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
     """GET asks for confirmation (the no-JavaScript path); POST revokes."""
-    key = selectors.api_key_get_for_user(user=request.user, key_id=key_id)
+    key = _key(request, key_id)
     if request.method == "GET":
         return render(request, "accounts/key_revoke.html", {"key": key})
-    key = services.api_key_revoke(key=key)
+    key = services.api_key_revoke(key=key, actor=request.user)
     if request.htmx:
         return _render_row(request, key)
     messages.success(request, f"Key “{key.name}” revoked. It no longer works.")

@@ -259,6 +259,16 @@ class Generation(models.Model):
     api_key = models.ForeignKey(
         "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="generations"
     )
+    # The organisation whose balance paid (its key's), kept on the row so an organisation's
+    # activity is one index range; None for a personal key's request.
+    organisation = models.ForeignKey(
+        "organisations.Organisation",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+    )
     model = models.ForeignKey(
         "catalog.Model", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -323,6 +333,8 @@ class Generation(models.Model):
                 ],
                 name="generation_user_usage",
             ),
+            models.Index(fields=["organisation", "-created_at"], name="generation_org_recent"),
+            models.Index(fields=["organisation", "user", "-created_at"], name="generation_org_member_recent"),
         ]
 
     def __str__(self) -> str:

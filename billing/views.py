@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.organisations.context import DashContext, current_context
 from billing import selectors, services
 from billing.forms import BuyForm, RedeemForm
 from billing.models import CreditAccount
@@ -21,6 +22,24 @@ from billing.models import CreditAccount
 logger = logging.getLogger(__name__)
 
 LEDGER_PAGE_SIZE = 25
+
+
+def _account(request: HttpRequest) -> tuple[DashContext, CreditAccount]:
+    """The chosen context's account: the user's own, or their organisation's."""
+    ctx = current_context(request)
+    if ctx.organisation is None:
+        return ctx, services.account_for_user(user=request.user)
+    return ctx, services.account_for_organisation(organisation=ctx.organisation)
+
+
+def _payer(request: HttpRequest) -> CreditAccount | None:
+    """The account a top-up may credit: personal, or an organisation's for its owners only
+    (billing is the owners'); None, with a message, for an admin or member."""
+    ctx, account = _account(request)
+    if ctx.is_owner:
+        return account
+    messages.error(request, f"Only an owner of {ctx.name} can add credits to it.")
+    return None
 
 
 def _context(request: HttpRequest, account: CreditAccount, **extra: object) -> dict[str, object]:
@@ -36,6 +55,7 @@ def _context(request: HttpRequest, account: CreditAccount, **extra: object) -> d
         "topup_min": settings.STRIPE_TOPUP_MIN_USD,
         "topup_max": settings.STRIPE_TOPUP_MAX_USD,
         "checkout": request.GET.get("checkout", ""),
+        "ctx": current_context(request),
     }
     context.update(extra)
     return context
@@ -44,7 +64,7 @@ def _context(request: HttpRequest, account: CreditAccount, **extra: object) -> d
 @require_GET
 @login_required
 def credits_page(request: HttpRequest) -> HttpResponse:
-    account = services.account_for_user(user=request.user)
+    _, account = _account(request)
     context = _context(request, account)
     if request.htmx and request.htmx.target == "ledger":
         return render(request, "billing/credits.html#ledger", context)
@@ -54,7 +74,9 @@ def credits_page(request: HttpRequest) -> HttpResponse:
 @require_POST
 @login_required
 def redeem(request: HttpRequest) -> HttpResponse:
-    account = services.account_for_user(user=request.user)
+    account = _payer(request)
+    if account is None:
+        return redirect("billing:credits")
     form = RedeemForm(request.POST)
     result_error = result_ok = ""
     if form.is_valid():
@@ -84,7 +106,9 @@ def redeem(request: HttpRequest) -> HttpResponse:
 def buy(request: HttpRequest) -> HttpResponse:
     if not services.stripe_configured():
         return HttpResponseNotFound("Card payments are not configured.")
-    account = services.account_for_user(user=request.user)
+    account = _payer(request)
+    if account is None:
+        return redirect("billing:credits")
     form = BuyForm(request.POST)
     if not form.is_valid():
         messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))

@@ -48,6 +48,7 @@ urlpatterns = [
     path("api/v1/", include("billing.api_urls")),
     path("", include("accounts.urls")),
     path("", include("accounts.audit_log.urls")),
+    path("", include("accounts.organisations.urls")),
     path("", include("billing.urls")),
     path("", include("billing.alerts.urls")),
     path("", include("catalog.urls")),

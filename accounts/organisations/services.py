@@ -30,10 +30,14 @@ class OrganisationRefused(Exception):
     """A change the rules forbid (the last owner leaving, a bad slug…); the message is safe to show."""
 
 
+# Path segments of the organisation pages that a slug must not shadow (/orgs/<slug>/).
+_RESERVED_SLUGS = frozenset({"new", "switch", "invitations"})
+
+
 def _unique_slug(name: str) -> str:
     base = slugify(name)[:50].strip("-") or "org"
     slug = base
-    while Organisation.objects.filter(slug=slug).exists():
+    while slug in _RESERVED_SLUGS or Organisation.objects.filter(slug=slug).exists():
         slug = f"{base}-{secrets.token_hex(3)}"
     return slug
 
@@ -260,3 +264,13 @@ def organisation_update(
             ):
                 keys.forget_on_commit(secret_hash)
     return organisation
+
+
+def member_change_check(*, actor: Membership, target: Membership | None, role: str | None = None) -> None:
+    """Who may change whom: admins manage members and admins; only an owner makes, changes
+    or removes an owner. Raises OrganisationRefused (the caller 404s a plain member)."""
+    if not actor.is_admin:
+        raise OrganisationRefused("Only an organisation's owners and admins manage its members.")
+    touches_owner = role == Role.OWNER or (target is not None and target.role == Role.OWNER)
+    if touches_owner and not actor.is_owner:
+        raise OrganisationRefused("Only an owner can make, change or remove an owner.")

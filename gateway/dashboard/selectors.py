@@ -8,7 +8,7 @@ index range scan, not one per figure.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -106,7 +106,7 @@ def _usage_rows(qs: QuerySet[Generation]) -> list[dict[str, Any]]:
     )
 
 
-def overview_cache_key(user_id: int, first_day: date, today: date) -> str:
+def overview_cache_key(user_id: int | str, first_day: date, today: date) -> str:
     version = cache.get(f"dash:ov:v:{user_id}", 0)
     return f"dash:ov:{user_id}:{version}:{first_day.isoformat()}:{today.isoformat()}"
 
@@ -120,7 +120,9 @@ def overview_forget(*, user_id: int) -> None:
         cache.set(key, 1, timeout=None)
 
 
-def _closed_days(user_id: int, first_day: date, today_start: datetime, now: datetime) -> list[dict[str, Any]]:
+def _closed_days(
+    user_id: int | str, first_day: date, today_start: datetime, now: datetime, scope: Mapping[str, Any]
+) -> list[dict[str, Any]]:
     """The days before today, cached until midnight.
 
     Past days no longer change, and the live dashboard re-renders the overview on every
@@ -132,7 +134,7 @@ def _closed_days(user_id: int, first_day: date, today_start: datetime, now: date
     if rows is None:
         rows = _usage_rows(
             Generation.objects.filter(
-                user_id=user_id, created_at__gte=_day_start(first_day), created_at__lt=today_start
+                **scope, created_at__gte=_day_start(first_day), created_at__lt=today_start
             )
         )
         if now - today_start > CLOSED_DAY_GRACE:
@@ -140,14 +142,24 @@ def _closed_days(user_id: int, first_day: date, today_start: datetime, now: date
     return rows
 
 
-def overview_for_user(*, user_id: int, now: datetime | None = None) -> Overview:
-    """Spend, volume, speed and per-day/per-model breakdowns of the last 30 days (UTC days)."""
+def overview_for_user(
+    *,
+    user_id: int,
+    now: datetime | None = None,
+    scope: Mapping[str, Any] | None = None,
+    scope_key: str | None = None,
+) -> Overview:
+    """Spend, volume, speed and per-day/per-model breakdowns of the last 30 days (UTC days).
+
+    ``scope`` (a Generation filter) and ``scope_key`` (its name for the cache) narrow it to a
+    dashboard context other than the user's own requests (an organisation's)."""
+    scope = scope or {"user_id": user_id}
     now = now or timezone.now()
     today = now.astimezone(UTC).date()
     first_day = today - timedelta(days=OVERVIEW_DAYS - 1)
     today_start = _day_start(today)
-    rows = _closed_days(user_id, first_day, today_start, now) + _usage_rows(
-        Generation.objects.filter(user_id=user_id, created_at__gte=today_start)
+    rows = _closed_days(scope_key or user_id, first_day, today_start, now, scope) + _usage_rows(
+        Generation.objects.filter(**scope, created_at__gte=today_start)
     )
     ov = Overview()
     days = {
@@ -271,8 +283,10 @@ def parse_filters(params: Any) -> tuple[ActivityFilters, dict[str, str]]:
     )
 
 
-def generations_for_user(*, user_id: int, filters: ActivityFilters) -> QuerySet[Generation]:
-    qs = Generation.objects.filter(user_id=user_id)
+def generations_for_user(
+    *, user_id: int, filters: ActivityFilters, scope: Mapping[str, Any] | None = None
+) -> QuerySet[Generation]:
+    qs = Generation.objects.filter(**(scope or {"user_id": user_id}))
     if filters.key_id:
         qs = qs.filter(api_key_id=filters.key_id)
     if filters.model:
@@ -297,6 +311,7 @@ LIST_FIELDS = (
     "provider_name",
     "provider_slug",
     "api_key_id",
+    "organisation_id",
     "api_key__name",
     "api_key__kind",
     "status",
@@ -337,13 +352,23 @@ def decode_cursor(raw: str) -> tuple[datetime, str] | None:
 
 
 def activity_page(
-    *, user_id: int, filters: ActivityFilters, before: str = "", after: str = "", size: int = PAGE_SIZE
+    *,
+    user_id: int,
+    filters: ActivityFilters,
+    before: str = "",
+    after: str = "",
+    size: int = PAGE_SIZE,
+    scope: Mapping[str, Any] | None = None,
 ) -> Page:
     """One page of generations, newest first, by keyset on (created_at, id).
 
     Keyset pagination costs the same on page 1 and page 2,000 (no OFFSET, no COUNT).
     """
-    qs = generations_for_user(user_id=user_id, filters=filters).select_related("api_key").only(*LIST_FIELDS)
+    qs = (
+        generations_for_user(user_id=user_id, filters=filters, scope=scope)
+        .select_related("api_key", "user")
+        .only(*LIST_FIELDS, "user__email", "user__username")
+    )
     older = decode_cursor(before) if before else None
     newer = decode_cursor(after) if after else None
     if newer:
@@ -373,15 +398,21 @@ def activity_page(
     )
 
 
-def filter_choices(*, user_id: int) -> dict[str, Any]:
-    """The user's keys (playground sessions folded into one entry) and models used recently."""
-    keys = list(
-        ApiKey.objects.filter(user_id=user_id)
-        .exclude(kind=ApiKey.Kind.PLAYGROUND)
-        .order_by("name")
-        .values("id", "name", "masked")
-    )
-    return {"keys": keys, "models": models_used(user_id=user_id), "statuses": Generation.Status.choices}
+def filter_choices(*, user_id: int, scope: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The keys of the context (playground sessions folded into one entry) and models used."""
+    if scope is None or set(scope) == {"user_id"}:
+        keys = ApiKey.objects.filter(user_id=user_id)
+        models = models_used(user_id=user_id)
+    else:  # an organisation's (or a member's in it), or personal keys beside organisation ones
+        keys = ApiKey.objects.filter(**scope)  # the same columns name a key's context
+        models = list(
+            Generation.objects.filter(**scope)
+            .order_by("model_slug")
+            .values_list("model_slug", flat=True)
+            .distinct()[:500]
+        )
+    keys = list(keys.exclude(kind=ApiKey.Kind.PLAYGROUND).order_by("name").values("id", "name", "masked"))
+    return {"keys": keys, "models": models, "statuses": Generation.Status.choices}
 
 
 def models_used(*, user_id: int) -> list[str]:
@@ -406,9 +437,16 @@ def models_used(*, user_id: int) -> list[str]:
         return [row[0] for row in cursor.fetchall()]
 
 
-def generation_for_user(*, user_id: int, generation_id: str) -> Generation:
-    """The user's generation, or 404 (another user's id is indistinguishable from none)."""
-    gen = Generation.objects.select_related("api_key").filter(pk=generation_id, user_id=user_id).first()
+def generation_for_user(
+    *, user_id: int, generation_id: str, scope: Mapping[str, Any] | None = None
+) -> Generation:
+    """The user's generation (or, with ``scope``, the context's), or 404: another user's
+    or organisation's id is indistinguishable from none."""
+    gen = (
+        Generation.objects.select_related("api_key", "user")
+        .filter(pk=generation_id, **(scope or {"user_id": user_id}))
+        .first()
+    )
     if gen is None:
         raise Http404("No such generation.")
     return gen
@@ -439,10 +477,12 @@ CSV_COLUMNS = (
 )
 
 
-def export_rows(*, user_id: int, filters: ActivityFilters) -> Iterator[tuple[Any, ...]]:
+def export_rows(
+    *, user_id: int, filters: ActivityFilters, scope: Mapping[str, Any] | None = None
+) -> Iterator[tuple[Any, ...]]:
     """Every matching generation as a tuple of CSV_COLUMNS, streamed from the database in chunks."""
     qs = (
-        generations_for_user(user_id=user_id, filters=filters)
+        generations_for_user(user_id=user_id, filters=filters, scope=scope)
         .order_by("-created_at", "-id")
         .values_list(*(src for _, src in CSV_COLUMNS))
     )

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import ApiKey
+from accounts.organisations.context import DashContext, current_context
 from billing.models import CreditAccount
 from gateway.dashboard import selectors
 from gateway.dashboard.charts import bar_chart, compact_number, compact_usd
@@ -28,8 +29,8 @@ from promptgrid.money import format_usd, nanos_to_usd
 RECENT_ROWS = 8
 
 
-def _balance(user_id: int) -> dict[str, int]:
-    row = CreditAccount.objects.filter(user_id=user_id).values("balance_nanos", "held_nanos").first()
+def _balance(ctx: DashContext) -> dict[str, int]:
+    row = CreditAccount.objects.filter(**ctx.account_filter()).values("balance_nanos", "held_nanos").first()
     return row or {"balance_nanos": 0, "held_nanos": 0}
 
 
@@ -41,12 +42,16 @@ def _usd_axis(nanos: float) -> str:
 @require_GET
 def overview(request: HttpRequest) -> HttpResponse:
     user_id = request.user.pk
-    ov = selectors.overview_for_user(user_id=user_id)
+    ctx = current_context(request)
+    ov = selectors.overview_for_user(user_id=user_id, scope=ctx.scope, scope_key=ctx.cache_scope)
     days = [p.day for p in ov.days]
-    recent = selectors.activity_page(user_id=user_id, filters=selectors.ActivityFilters(), size=RECENT_ROWS)
+    recent = selectors.activity_page(
+        user_id=user_id, filters=selectors.ActivityFilters(), size=RECENT_ROWS, scope=ctx.scope
+    )
     context: dict[str, Any] = {
         "ov": ov,
-        "balance": _balance(user_id),
+        "ctx": ctx,
+        "balance": _balance(ctx),
         "recent": recent.rows,
         "spend_chart": bar_chart(
             days, [p.cost_nanos for p in ov.days], lambda n: format_usd(int(n)), _usd_axis
@@ -54,7 +59,9 @@ def overview(request: HttpRequest) -> HttpResponse:
         "tokens_chart": bar_chart(
             days, [p.tokens for p in ov.days], lambda n: f"{int(n):,} tokens", compact_number
         ),
-        "has_keys": ApiKey.objects.filter(user_id=user_id).exclude(kind=ApiKey.Kind.PLAYGROUND).exists(),
+        "has_keys": ApiKey.objects.filter(user_id=user_id, organisation_id=ctx.organisation_id)
+        .exclude(kind=ApiKey.Kind.PLAYGROUND)
+        .exists(),
         "site_url": settings.SITE_URL,
     }
     template = "gateway/overview.html"
@@ -67,9 +74,11 @@ def overview(request: HttpRequest) -> HttpResponse:
 @require_GET
 def activity(request: HttpRequest) -> HttpResponse:
     user_id = request.user.pk
+    ctx = current_context(request)
     filters, errors = selectors.parse_filters(request.GET)
     page = selectors.activity_page(
         user_id=user_id,
+        scope=ctx.scope,
         filters=filters,
         before=request.GET.get("before", ""),
         after=request.GET.get("after", ""),
@@ -82,14 +91,17 @@ def activity(request: HttpRequest) -> HttpResponse:
         "filters": filters,
         "errors": errors,
         "filter_query": query.urlencode(),
+        "ctx": ctx,
     }
     if request.htmx and request.htmx.target == "activity-results":
         return render(request, "gateway/activity.html#results", context)
-    context["choices"] = selectors.filter_choices(user_id=user_id)
+    context["choices"] = selectors.filter_choices(user_id=user_id, scope=ctx.scope)
     context["has_any"] = (
         page.rows
         or filters.active
-        or selectors.generations_for_user(user_id=user_id, filters=selectors.ActivityFilters()).exists()
+        or selectors.generations_for_user(
+            user_id=user_id, filters=selectors.ActivityFilters(), scope=ctx.scope
+        ).exists()
     )
     return render(request, "gateway/activity.html", context)
 
@@ -100,11 +112,12 @@ def activity_export(request: HttpRequest) -> StreamingHttpResponse:
     """All matching generations as CSV, streamed: memory stays flat at 100,000 rows."""
     filters, _ = selectors.parse_filters(request.GET)
     user_id = request.user.pk
+    scope = current_context(request).scope
 
     def rows() -> Iterator[list[Any]]:
         yield [name for name, _ in selectors.CSV_COLUMNS] + ["cost_usd"]
         cost_index = [src for _, src in selectors.CSV_COLUMNS].index("cost_nanos")
-        for row in selectors.export_rows(user_id=user_id, filters=filters):
+        for row in selectors.export_rows(user_id=user_id, filters=filters, scope=scope):
             values = list(row)
             values[1] = values[1].isoformat()
             yield [*values, f"{nanos_to_usd(values[cost_index]):f}"]
@@ -116,7 +129,9 @@ def activity_export(request: HttpRequest) -> StreamingHttpResponse:
 @login_required
 @require_GET
 def generation_detail(request: HttpRequest, generation_id: str) -> HttpResponse:
-    gen = selectors.generation_for_user(user_id=request.user.pk, generation_id=generation_id)
+    gen = selectors.generation_for_user(
+        user_id=request.user.pk, generation_id=generation_id, scope=current_context(request).scope
+    )
     prompt = gen.prompt_text
     messages: list[dict[str, str]] = []
     if isinstance(prompt, list):
@@ -154,7 +169,9 @@ def playground(request: HttpRequest) -> HttpResponse:
     from catalog.snapshot import get_snapshot
 
     if request.htmx and request.htmx.target == "pg-balance-wrap":
-        return render(request, "gateway/playground.html#balance", {"balance": _balance(request.user.pk)})
+        return render(
+            request, "gateway/playground.html#balance", {"balance": _balance(DashContext(user=request.user))}
+        )
     models = [m for m in get_snapshot().models.values() if m.endpoints]
     models.sort(key=lambda m: (not m.slug.startswith("mock/"), m.slug))
     prices = {}
@@ -168,7 +185,7 @@ def playground(request: HttpRequest) -> HttpResponse:
             "models": models,
             "prices": prices,
             "selected": request.GET.get("model", "mock/echo"),
-            "balance": _balance(request.user.pk),
+            "balance": _balance(DashContext(user=request.user)),
         },
     )
 

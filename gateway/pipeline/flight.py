@@ -113,6 +113,7 @@ class Flight:
             generation_id=self.generation_id,
             user_id=self.key.user_id,
             api_key_id=self.key.id,
+            organisation_id=self.key.organisation_id,
             endpoint=self.route.endpoint,
             model_id=self.route.model.id,
             hold_id=self.hold_id,

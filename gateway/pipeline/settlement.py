@@ -67,6 +67,7 @@ class Outcome:
     app_title: str = ""
     end_user: str = ""
     hold_nanos: int | None = None  # what the hold reserved (None: not known here)
+    organisation_id: int | None = None  # the key's organisation, if it is an organisation's
 
 
 def cost_of(outcome: Outcome) -> int:
@@ -103,6 +104,7 @@ def _values(outcome: Outcome, cost: int) -> dict[str, Any]:
         "id": outcome.generation_id,
         "user_id": outcome.user_id,
         "api_key_id": outcome.api_key_id,
+        "organisation_id": outcome.organisation_id,
         "model_id": outcome.model_id,
         "endpoint_id": target.endpoint_id,
         "model_slug": target.model_slug,
