@@ -77,7 +77,8 @@ def record(
     else:
         owner_id = owner if isinstance(owner, int) else owner.pk
     if organisation_id is None and isinstance(target, models.Model):
-        organisation_id = getattr(target, "organisation_id", None)
+        is_organisation = target._meta.label_lower == "organisations.organisation"
+        organisation_id = target.pk if is_organisation else getattr(target, "organisation_id", None)
     if request is not None:
         request_id = getattr(request, "request_id", None) or request_id
     return AuditEntry.objects.create(

@@ -14,6 +14,7 @@ from django.db.models import QuerySet, Sum
 from django.http import HttpRequest
 
 from accounts.organisations.models import Invitation, Membership, Organisation
+from promptgrid.admin_audit import AuditedAdmin
 from promptgrid.money import format_usd
 
 
@@ -51,7 +52,7 @@ class MembershipInline(admin.TabularInline):
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(admin.ModelAdmin):
+class OrganisationAdmin(AuditedAdmin, admin.ModelAdmin):  # budgets and allowlists: audited
     list_display = ["name", "slug", "member_count", "balance", "spend", "created_at"]
     search_fields = ["name", "slug", "memberships__user__email"]
     readonly_fields = ["slug", "created_at", "balance"]

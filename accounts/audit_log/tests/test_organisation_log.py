@@ -93,3 +93,30 @@ def test_an_owners_personal_log_links_to_their_organisations_log(team):
     link = f'href="/orgs/{org.slug}/audit-log/"'
     assert link in _client(owner).get("/audit-log/").content.decode()
     assert link not in _client(admin).get("/audit-log/").content.decode()
+
+
+def test_an_operator_changing_the_default_budget_in_admin_is_in_the_organisations_log(team):
+    org, owner, *_ = team
+    root = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
+    count = org.memberships.count()
+    form = {
+        "name": org.name,
+        "allowed_models": "[]",
+        "default_limit_nanos": "2000000000",
+        "default_limit_reset": "monthly",
+        "memberships-TOTAL_FORMS": str(count),
+        "memberships-INITIAL_FORMS": str(count),
+        "memberships-MIN_NUM_FORMS": "0",
+        "memberships-MAX_NUM_FORMS": "1000",
+    }
+    for i, membership in enumerate(org.memberships.order_by("joined_at", "pk")):
+        form |= {f"memberships-{i}-id": str(membership.pk), f"memberships-{i}-organisation": str(org.pk)}
+    response = _client(root).post(f"/admin/organisations/organisation/{org.pk}/change/", form)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    html = _client(owner).get(f"/orgs/{org.slug}/audit-log/", {"action": "organisations.organisation.change"})
+    assert "root@example.com" in html.content.decode()
+    from accounts.audit_log.models import AuditEntry
+
+    entry = AuditEntry.objects.get(action="organisations.organisation.change")
+    assert entry.organisation_id == org.pk
+    assert entry.new == {"default_limit_nanos": 2_000_000_000, "default_limit_reset": "monthly"}
