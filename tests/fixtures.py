@@ -1,6 +1,7 @@
 """Shared fixtures for gateway tests (registered in the root conftest).
 
-- ``openai_upstream``: a running fake OpenAI server (``tests.fakes.openai_server``).
+- ``openai_upstream``: a running fake OpenAI server (``tests.fakes.openai_server``); ``gemini_upstream``
+  the same for Gemini.
 - ``make_customer``: a user with credits and a standard API key.
 - ``make_mock_model`` / ``make_openai_model``: catalog entries (the latter served by a fake).
 - ``live_server_url``: the real ASGI app under uvicorn on 127.0.0.1 (needs ``transactional_db``).
@@ -135,6 +136,17 @@ def openai_upstream() -> Iterator[Any]:
         yield fake
     finally:
         fake.stop()
+
+
+@pytest.fixture
+def gemini_upstream(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A running fake Gemini API (``tests.fakes.gemini_server``), Google settings unset."""
+    from tests.fakes.gemini_server import gemini_fake
+
+    for name in ("GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_API_KEY", "GEMINI_API_KEY", "GOOGLE_GEMINI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    with gemini_fake() as fake:
+        yield fake
 
 
 @pytest.fixture

@@ -289,6 +289,15 @@ def describe(name: str, context: int, max_out: int, inputs: list[str], params: l
     return text
 
 
+def _deprecated(public_id: str, entry: dict[str, Any], as_of: dt.date) -> bool:
+    """Whether the source retires this model before ``as_of`` (said on stderr: it is dropped)."""
+    deprecation = entry.get("deprecation_date")
+    if deprecation and dt.date.fromisoformat(deprecation) < as_of:
+        print(f"skipping {public_id}: deprecated on {deprecation}", file=sys.stderr)
+        return True
+    return False
+
+
 def derive(source: dict[str, Any], as_of: dt.date) -> dict[str, Any]:
     models = []
     for public_id, key in CURATED:
@@ -297,9 +306,7 @@ def derive(source: dict[str, Any], as_of: dt.date) -> dict[str, Any]:
             raise SystemExit(f"{key!r} (for {public_id}) is not in the source list")
         if entry.get("mode") != "chat":
             raise SystemExit(f"{key!r} is not a chat model")
-        deprecation = entry.get("deprecation_date")
-        if deprecation and dt.date.fromisoformat(deprecation) < as_of:
-            print(f"skipping {public_id}: deprecated on {deprecation}", file=sys.stderr)
+        if _deprecated(public_id, entry, as_of):
             continue
         author = public_id.split("/", 1)[0]
         provider = PROVIDER_FOR_SOURCE[entry["litellm_provider"]]
@@ -352,9 +359,7 @@ def embedding_models(source: dict[str, Any], as_of: dt.date) -> list[dict[str, A
         entry = source.get(key)
         if not isinstance(entry, dict) or entry.get("mode") != "embedding":
             raise SystemExit(f"{key!r} (for {public_id}) is not an embedding model in the source list")
-        deprecation = entry.get("deprecation_date")
-        if deprecation and dt.date.fromisoformat(deprecation) < as_of:
-            print(f"skipping {public_id}: deprecated on {deprecation}", file=sys.stderr)
+        if _deprecated(public_id, entry, as_of):
             continue
         author = public_id.split("/", 1)[0]
         upstream = key.split("/", 1)[1] if key.startswith("gemini/") else key

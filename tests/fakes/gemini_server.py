@@ -32,16 +32,13 @@ Behaviours (``FakeUpstream.push``) are a string or a dict with a ``kind``:
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
-import math
 import re
-import struct
 from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.server import FakeUpstream
+from tests.fakes.server import FakeUpstream, unit_vector
 
 STATUS_SHORTHANDS = {
     "rate_limit": (429, "RESOURCE_EXHAUSTED", {"retry-after": "7"}),
@@ -260,12 +257,8 @@ EMBED_DIMENSIONS = 3072
 
 
 def embedding_for(text: str, dimensions: int = EMBED_DIMENSIONS) -> list[float]:
-    """The fake's vector for one text: unit length, float32-exact, from the text's SHA-256."""
-    seed = text.encode()
-    raw = b"".join(hashlib.sha256(seed + i.to_bytes(4, "big")).digest() for i in range(dimensions // 32 + 1))
-    values = [(byte - 127.5) / 127.5 for byte in raw[:dimensions]]
-    norm = math.sqrt(sum(v * v for v in values))
-    return list(struct.unpack(f"<{dimensions}f", struct.pack(f"<{dimensions}f", *(v / norm for v in values))))
+    """The fake's vector for one text."""
+    return unit_vector(text.encode(), dimensions)
 
 
 def _embed(body: dict[str, Any], method: str, kind: str) -> web.Response:

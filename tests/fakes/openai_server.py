@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
-import math
 import struct
 import time
 from typing import Any
@@ -40,7 +38,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from tests.fakes.server import FakeUpstream
+from tests.fakes.server import FakeUpstream, unit_vector
 
 WORDS_PER_CHUNK = 3
 REFUSAL = "I'm sorry, I can't help with that."
@@ -96,12 +94,8 @@ def _tool_call(body: dict[str, Any], behaviour: dict[str, Any]) -> dict[str, Any
 
 
 def embedding_for(item: Any, dimensions: int = EMBED_DIMENSIONS) -> list[float]:
-    """The fake's vector for one input: unit length, float32-exact, from the input's SHA-256."""
-    seed = orjson.dumps(item)
-    raw = b"".join(hashlib.sha256(seed + i.to_bytes(4, "big")).digest() for i in range(dimensions // 32 + 1))
-    values = [(byte - 127.5) / 127.5 for byte in raw[:dimensions]]
-    norm = math.sqrt(sum(v * v for v in values))
-    return list(struct.unpack(f"<{dimensions}f", struct.pack(f"<{dimensions}f", *(v / norm for v in values))))
+    """The fake's vector for one input (a text or a token array)."""
+    return unit_vector(orjson.dumps(item), dimensions)
 
 
 def _embeddings(fake: FakeUpstream, body: Any, behaviour: dict[str, Any]) -> web.Response:

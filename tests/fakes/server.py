@@ -10,6 +10,9 @@ tests, async tests and subprocesses alike, and stops when the fixture ends.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import math
+import struct
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -17,6 +20,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+
+def unit_vector(seed: bytes, dimensions: int) -> list[float]:
+    """A fake embedding: ``dimensions`` float32-exact values of unit length, from ``seed``'s SHA-256."""
+    raw = b"".join(hashlib.sha256(seed + i.to_bytes(4, "big")).digest() for i in range(dimensions // 32 + 1))
+    values = [(byte - 127.5) / 127.5 for byte in raw[:dimensions]]
+    norm = math.sqrt(sum(v * v for v in values))
+    return list(struct.unpack(f"<{dimensions}f", struct.pack(f"<{dimensions}f", *(v / norm for v in values))))
 
 
 @dataclass

@@ -145,18 +145,25 @@ def _reject(
     return surface.error(status, message, code=code, param=param, **kw)
 
 
-@csrf_exempt
-async def chat_completions(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
-    """The chat endpoint as a Django view (production serves ``handle_chat`` from ASGI)."""
+async def serve_django(
+    request: HttpRequest, handle: Callable[[str, Callable[[], bytes], str], Awaitable[Reply]]
+) -> HttpResponse | StreamingHttpResponse:
+    """An OpenAI-shaped POST endpoint as a Django view (production serves it from ASGI)."""
     if request.method != "POST":
         return error_response(405, "Use POST.", headers={"Allow": "POST"})
     attribution.use_django_headers(request.headers)
-    reply = await handle_chat(
+    reply = await handle(
         request.headers.get("Authorization", ""),
         lambda: read_body(request),
         getattr(request, "request_id", ""),
     )
     return to_django(reply)
+
+
+@csrf_exempt
+async def chat_completions(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    """The chat endpoint as a Django view (production serves ``handle_chat`` from ASGI)."""
+    return await serve_django(request, handle_chat)
 
 
 async def handle_chat(

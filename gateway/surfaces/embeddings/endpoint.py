@@ -17,15 +17,12 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from gateway.pipeline import attribution
 from gateway.pipeline.flight import STATUS_SUCCESS, Flight
-from gateway.pipeline.replies import Reply, json_reply, to_django
+from gateway.pipeline.replies import Reply, json_reply
 from gateway.providers.base import Embeddings
 from gateway.routing import routes as routing
-from gateway.surfaces.chat.endpoint import Surface, answer_or_reply, handle_chat
-from gateway.surfaces.chat.request import read_body
+from gateway.surfaces.chat.endpoint import Surface, answer_or_reply, handle_chat, serve_django
 from gateway.surfaces.embeddings.request import EmbeddingsRequest, validate
-from promptgrid.errors import error_response
 from promptgrid.money import nanos_to_usd
 
 # Wire protocols whose adapters embed, and those that take token arrays as input.
@@ -71,7 +68,21 @@ class EmbeddingsSurface(Surface):
         return kept
 
     def prepare(self, request: EmbeddingsRequest, routes: list[routing.Route]) -> None:  # type: ignore[override]
-        """Nothing to fit: each input is embedded whole."""
+        """Refuse, before any hold, an input whose estimate is past the model's input limit (as
+        OpenAI itself refuses it; nothing is trimmed)."""
+        known = [c for c in (r.endpoint.context_length or r.model.context_length for r in routes) if c]
+        if not known:
+            return
+        limit = min(known)
+        for i, tokens in enumerate(request.token_estimates()):
+            if tokens > limit:
+                raise routing.RouteError(
+                    400,
+                    f"This model's maximum input length is {limit} tokens; input[{i}] has about "
+                    f"{tokens}. Send it in shorter pieces.",
+                    param=f"input[{i}]",
+                    code="context_length_exceeded",
+                )
 
     def prompt_bound(self, request: EmbeddingsRequest, route: routing.Route) -> int:  # type: ignore[override]
         return request.token_bound(route.endpoint.context_length or route.model.context_length)
@@ -123,12 +134,4 @@ async def handle_embeddings(authorization: str, read: Callable[[], bytes], reque
 @csrf_exempt
 async def embeddings(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     """The embeddings endpoint as a Django view (production serves it from ASGI)."""
-    if request.method != "POST":
-        return error_response(405, "Use POST.", headers={"Allow": "POST"})
-    attribution.use_django_headers(request.headers)
-    reply = await handle_embeddings(
-        request.headers.get("Authorization", ""),
-        lambda: read_body(request),
-        getattr(request, "request_id", ""),
-    )
-    return to_django(reply)
+    return await serve_django(request, handle_embeddings)

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from django.conf import settings
 
+from gateway.pipeline.tokens import count_tokens
 from gateway.surfaces.chat.request import InvalidRequest
 
 ENCODING_FORMATS = ("float", "base64")
@@ -44,6 +45,10 @@ class EmbeddingsRequest:
         """The inputs as user messages: what the prompt log stores for a key that logs prompts."""
         texts = (orjson.dumps(i).decode() for i in self.inputs) if self.tokenized else self.inputs
         return [{"role": "user", "content": text} for text in texts]
+
+    def token_estimates(self) -> list[int]:
+        """Each input's tokens by the gateway's counter (a token array: its length)."""
+        return [len(item) if self.tokenized else count_tokens(item) for item in self.inputs]
 
     def token_bound(self, per_input_cap: int) -> int:
         """An upper bound on the input's tokens: a token is never shorter than a UTF-8 byte,

@@ -20,7 +20,11 @@ PATH = "/api/v1/embeddings"
 @pytest.fixture
 def customer(make_customer, make_mock_model):
     make_mock_model(
-        slug="mock/embed", upstream_model="embed", input_price="0.1", output_modalities=["embeddings"]
+        slug="mock/embed",
+        upstream_model="embed",
+        input_price="0.1",
+        output_modalities=["embeddings"],
+        context_length=8192,
     )
     make_mock_model(input_price="1", output_price="2")  # mock/echo, a chat model
     return make_customer()
@@ -194,3 +198,14 @@ def test_embeddings_models_lists_only_embedding_models(customer, client):
 
     assert [m["id"] for m in listed["data"]] == ["mock/embed"]
     assert listed["data"][0]["architecture"]["output_modalities"] == ["embeddings"]
+
+
+def test_an_input_past_the_models_input_limit_is_a_400_before_any_hold(customer, call_api):
+    before = customer.balance()
+
+    result = embed(call_api, customer, input=["short", "x" * (4 * 8192 + 4)])  # mock/embed: 8192 here
+
+    assert result.status == 400
+    error = result.json()["error"]
+    assert error["code"] == "context_length_exceeded" and error["param"] == "input[1]"
+    assert customer.balance() == before and customer.held() == 0 and not Generation.objects.exists()

@@ -10,21 +10,12 @@ import pytest
 from catalog.targets import Target
 from gateway.providers.clients import aclose_clients
 from tests.fakes.anthropic_server import anthropic_fake
-from tests.fakes.gemini_server import gemini_fake
 from tests.fakes.server import FakeUpstream
 
 
 @pytest.fixture
 def anthropic_upstream() -> Iterator[FakeUpstream]:
     with anthropic_fake() as fake:
-        yield fake
-
-
-@pytest.fixture
-def gemini_upstream(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeUpstream]:
-    for name in ("GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_API_KEY", "GEMINI_API_KEY", "GOOGLE_GEMINI_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-    with gemini_fake() as fake:
         yield fake
 
 
