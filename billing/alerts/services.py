@@ -88,6 +88,19 @@ def webhook_rotate_secret(*, endpoint: WebhookEndpoint, actor: Any) -> str:
     return signing.signing_secret(endpoint.nonce)
 
 
+def _queue(endpoint: WebhookEndpoint, event_type: str, data: dict[str, Any]) -> WebhookDelivery:
+    event_id = f"evt_{uuid.uuid4().hex}"
+    payload = {"id": event_id, "type": event_type, "created": int(timezone.now().timestamp()), "data": data}
+    return WebhookDelivery.objects.create(
+        endpoint=endpoint, event_id=event_id, event_type=event_type, payload=payload
+    )
+
+
+def webhook_ping(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
+    """A ``ping`` event, to check the receiver and its signature check; delivered like any other."""
+    return _queue(endpoint, "ping", {"account_id": endpoint.account_id})
+
+
 @transaction.atomic
 def webhook_delete(*, endpoint: WebhookEndpoint, actor: Any) -> None:
     record(

@@ -97,6 +97,9 @@ def _alerts(
     elif which == "rotate" and endpoint is not None:
         secret = services.webhook_rotate_secret(endpoint=endpoint, actor=request.user)
         return render(request, "alerts/alerts.html", _context(account, secret=secret))
+    elif which == "ping" and endpoint is not None:
+        services.webhook_ping(endpoint=endpoint)
+        messages.success(request, "A test event is on its way; its delivery appears below within a minute.")
     elif which == "delete" and endpoint is not None:
         services.webhook_delete(endpoint=endpoint, actor=request.user)
         messages.success(request, "Webhook removed.")

@@ -197,3 +197,24 @@ def test_the_audit_log_keeps_the_webhooks_host_not_its_secret_path(owner, funded
     owner.post("/alerts/", {"form": "webhook", "url": "https://hooks.example.com/services/T0/B0/s3cr3tT0ken"})
     entry = AuditEntry.objects.get(action="webhook.create")
     assert entry.new == {"url": "https://hooks.example.com/…"}
+
+
+def test_a_test_event_checks_the_receiver(owner, funded, hook):
+    secret = _add_webhook(owner, hook.url)
+    assert owner.post("/alerts/", {"form": "ping"}).status_code == 302
+    assert webhooks_deliver() == (1, 0)
+    got = hook.received[0]
+    assert json.loads(got.body)["type"] == "ping"
+    assert signing.verify(secret, got.body, got.headers["promptgrid-signature"], now=int(time.time()))
+
+
+def test_a_delivery_whose_sender_died_mid_attempt_is_sent_again(owner, funded, hook):
+    """At least once: a claimed attempt that never recorded its answer is due again later."""
+    from billing.alerts import delivery
+
+    _add_webhook(owner, hook.url)
+    owner.post("/alerts/", {"form": "ping"})
+    now = timezone.now()
+    assert len(delivery._claim(now, 10)) == 1  # claimed, then the process dies
+    assert webhooks_deliver(now) == (0, 0)  # still claimed by the dead one
+    assert webhooks_deliver(now + timedelta(seconds=121)) == (1, 0)
