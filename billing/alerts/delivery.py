@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from billing.alerts import signing
 from billing.alerts.models import WebhookDelivery
-from billing.alerts.urlsafety import UnsafeWebhookUrl, check_webhook_url
+from billing.alerts.urlsafety import UnsafeWebhookUrl, check_webhook_url, pinned
 
 logger = logging.getLogger(__name__)
 
@@ -58,9 +58,11 @@ def _attempt(delivery: WebhookDelivery, client: httpx.Client) -> tuple[int | Non
         "PromptGrid-Signature": signing.signature_header(secret, body, int(timezone.now().timestamp())),
     }
     try:
-        check_webhook_url(endpoint.url)
+        url, host, extensions = pinned(endpoint.url, check_webhook_url(endpoint.url))
         # Streamed and never read: only the status matters, and a receiver's body could be huge.
-        with client.stream("POST", endpoint.url, content=body, headers=headers) as response:
+        with client.stream(
+            "POST", url, content=body, headers=headers | host, extensions=extensions
+        ) as response:
             status = response.status_code
     except UnsafeWebhookUrl as exc:
         return None, str(exc)

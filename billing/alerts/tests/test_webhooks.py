@@ -218,3 +218,42 @@ def test_a_delivery_whose_sender_died_mid_attempt_is_sent_again(owner, funded, h
     assert len(delivery._claim(now, 10)) == 1  # claimed, then the process dies
     assert webhooks_deliver(now) == (0, 0)  # still claimed by the dead one
     assert webhooks_deliver(now + timedelta(seconds=121)) == (1, 0)
+
+
+def test_a_host_that_resolves_to_a_private_address_is_refused_at_delivery(
+    owner, funded, hook, settings, monkeypatch
+):
+    """Checked again at each attempt: a public name re-pointed to 127.0.0.1 gets nothing."""
+    import socket
+
+    _add_webhook(owner, hook.url.replace("127.0.0.1", "hooks.example.com"))
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: [(2, 1, 6, "", ("127.0.0.1", 0))])
+    owner.post("/alerts/", {"form": "ping"})
+    assert webhooks_deliver() == (0, 1)
+    assert hook.received == []
+    assert WebhookDelivery.objects.get().last_error == "The webhook must be on a public host."
+
+
+def test_a_checked_address_is_the_one_connected_to():
+    from billing.alerts.urlsafety import pinned
+
+    assert pinned("https://hooks.example.com:8443/a?b=1", "93.184.215.14") == (
+        "https://93.184.215.14:8443/a?b=1",
+        {"Host": "hooks.example.com:8443"},
+        {"sni_hostname": "hooks.example.com"},
+    )
+    assert pinned("http://hooks.example.com/a", "2606:2800::1")[0] == "http://[2606:2800::1]/a"
+    assert pinned("http://127.0.0.1:9/a", None) == ("http://127.0.0.1:9/a", {}, {})
+
+
+def test_the_post_goes_to_the_checked_address_with_the_hosts_name(owner, funded, hook, monkeypatch):
+    from billing.alerts import delivery
+
+    named = hook.url.replace("127.0.0.1", "hooks.example.com")
+    _add_webhook(owner, named)
+    # The name would resolve elsewhere; the attempt connects to the address that was checked.
+    monkeypatch.setattr(delivery, "check_webhook_url", lambda url: "127.0.0.1")
+    owner.post("/alerts/", {"form": "ping"})
+    assert webhooks_deliver() == (1, 0)
+    assert hook.received[0].headers["host"] == named.split("/")[2]
