@@ -46,6 +46,7 @@ class ProviderAdmin(AuditedAdmin, admin.ModelAdmin):
         "first_byte_timeout",
         "idle_timeout",
         "allowed_betas",
+        "responses_api",
     )
     readonly_fields = ("key",)
 

@@ -44,6 +44,13 @@ class Provider(models.Model):
         help_text="anthropic-beta values a client may send through to this provider, comma-separated "
         "(Anthropic providers; others ignore it). Betas not listed are not forwarded.",
     )
+    # Over chat completions an OpenAI reasoning model's reasoning is lost between turns.
+    responses_api = models.BooleanField(
+        default=False,
+        verbose_name="Responses API upstream",
+        help_text="OpenAI protocol: call the provider's /responses instead of /chat/completions "
+        "(OpenAI's encrypted reasoning is kept across turns). The server must speak OpenAI's Responses API.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -173,6 +173,7 @@ def build_snapshot(version: Any = None) -> CatalogSnapshot:
             first_byte_timeout=_seconds(ep.provider.first_byte_timeout, settings.UPSTREAM_FIRST_BYTE_TIMEOUT),
             idle_timeout=_seconds(ep.provider.idle_timeout, settings.UPSTREAM_IDLE_TIMEOUT),
             allowed_betas=ep.provider.betas,
+            responses_api=ep.provider.responses_api,
         )
         info = EndpointInfo(
             target=target,

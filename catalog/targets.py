@@ -22,3 +22,4 @@ class Target:
     first_byte_timeout: float = 120.0
     idle_timeout: float = 120.0
     allowed_betas: tuple[str, ...] = ()  # anthropic-beta values the provider may receive
+    responses_api: bool = False  # OpenAI protocol: call /responses instead of /chat/completions

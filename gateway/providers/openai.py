@@ -25,6 +25,7 @@ import orjson
 
 from catalog.targets import Target
 from gateway.pipeline.tokens import count_tokens
+from gateway.providers import openai_responses
 from gateway.providers.base import Completion, Embeddings, StreamEnd, StreamItem, UpstreamError, Usage
 from gateway.providers.clients import aclose_clients  # noqa: F401 (callers close clients through here)
 from gateway.providers.clients import client_for as shared_client
@@ -227,6 +228,11 @@ class OpenAIAdapter:
 
     async def complete(self, request: dict[str, Any], target: Target) -> Completion:
         wire = wire_for(target, streaming=False)
+        if target.responses_api:
+            try:
+                return await openai_responses.complete(wire, request, target)
+            except Exception as exc:
+                raise classify(exc, target) from exc
         try:
             async with wire.post(_body(request, target, stream=False)) as response:
                 await wire.raise_for_status(response)
@@ -254,6 +260,13 @@ class OpenAIAdapter:
 
     async def stream(self, request: dict[str, Any], target: Target) -> AsyncIterator[StreamItem]:
         wire = wire_for(target, streaming=True)
+        if target.responses_api:
+            try:
+                async for item in openai_responses.stream(wire, request, target):
+                    yield item
+            except Exception as exc:
+                raise classify(exc, target) from exc
+            return
         usage: Usage | None = None
         finish = ""
         upstream_id = ""

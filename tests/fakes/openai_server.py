@@ -12,6 +12,10 @@ Behaviours (push names, or dicts with a ``kind`` and options, onto ``FakeUpstrea
 - ``stall``: stream a few chunks, then go silent for ``delay`` seconds (default 30).
 - ``no_usage``: stream without the usage chunk, whatever the client asked.
 - ``error_mid_stream``: stream a few chunks, then ``data: {"error": {...}}``.
+- ``POST /v1/responses`` (OpenAI's Responses API) takes ``normal``, ``tools``, ``refusal``, the
+  error behaviours, and ``reasoning``: a reasoning item (summary and ``encrypted_content``
+  ``enc-<fake_reasoning_id(body)>``) before the answer; usage as for chat, the reasoning
+  counted in reasoning_tokens.
 - ``refusal``: the model refuses (``refusal`` instead of ``content``; ``{"kind": "refusal", "text": ...}``).
 - ``chunk_delay``: any behaviour may carry ``chunk_delay`` (seconds between chunks).
 - ``prompt_tokens``: any behaviour may carry it: the prompt tokens reported instead of the count.
@@ -31,6 +35,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import json
 import struct
 import time
 from typing import Any
@@ -213,10 +219,142 @@ def make_app(fake: FakeUpstream) -> web.Application:
             body=orjson.dumps(payload), content_type="application/json", headers={"x-request-id": "req_fake"}
         )
 
+    async def responses(request: web.Request) -> web.StreamResponse:
+        body = await fake.record(request)
+        behaviour = fake.next_behaviour()
+        behaviour = {"kind": behaviour} if isinstance(behaviour, str) else behaviour
+        kind = behaviour.get("kind", "normal")
+        if kind in _STATUS_ERRORS:
+            return _STATUS_ERRORS[kind]()
+        if not isinstance(body, dict) or "input" not in body:
+            return _error(400, "Missing required parameter: 'input'.", "invalid_request_error", None)
+        response = _responses_answer(body, behaviour, kind, len(fake.requests))
+        if not body.get("stream"):
+            return web.Response(body=orjson.dumps(response), content_type="application/json")
+        return await _responses_stream(request, response)
+
     app = web.Application(client_max_size=64 * 1024 * 1024)
+    app.router.add_post("/v1/responses", responses)
     app.router.add_post("/v1/chat/completions", chat)
     app.router.add_post("/v1/embeddings", embeddings)
     return app
+
+
+def _input_text(body: dict[str, Any]) -> str:
+    """The last user message's text of a Responses request."""
+    items = body["input"]
+    if isinstance(items, str):
+        return items
+    for item in reversed(items):
+        if item.get("role") == "user":
+            content = item.get("content")
+            if isinstance(content, str):
+                return content
+            return "".join(p.get("text", "") for p in content if p.get("type") == "input_text")
+    return ""
+
+
+def fake_reasoning_id(body: dict[str, Any]) -> str:
+    """What names the fake's reasoning for a request: the same input, the same reasoning."""
+    return hashlib.sha256(orjson.dumps(body.get("input"))).hexdigest()[:12]
+
+
+def _responses_answer(body: dict[str, Any], behaviour: dict[str, Any], kind: str, n: int) -> dict[str, Any]:
+    output: list[dict[str, Any]] = []
+    reasoning = 0
+    if kind == "reasoning":
+        summary = "Thinking about it."
+        output.append(
+            {
+                "type": "reasoning",
+                "id": f"rs_{fake_reasoning_id(body)}",
+                "summary": [{"type": "summary_text", "text": summary}],
+                "encrypted_content": f"enc-{fake_reasoning_id(body)}",
+            }
+        )
+        reasoning = 8
+    if kind == "tools":
+        call = _tool_call({"tools": [{"function": t} for t in body.get("tools") or []]}, behaviour)
+        function = call["function"]
+        output.append(
+            {
+                "type": "function_call",
+                "id": f"fc_fake_{n}",
+                "call_id": f"call_fake_{n}",
+                "name": function["name"],
+                "arguments": function["arguments"],
+                "status": "completed",
+            }
+        )
+        completion = _tokens(function["arguments"])
+    else:
+        text = (
+            behaviour.get("text", REFUSAL) if kind == "refusal" else behaviour.get("text", _input_text(body))
+        )
+        part = (
+            {"type": "refusal", "refusal": text}
+            if kind == "refusal"
+            else {"type": "output_text", "text": text, "annotations": []}
+        )
+        message = {"type": "message", "id": f"msg_fake_{n}", "role": "assistant", "status": "completed"}
+        output.append({**message, "content": [part]})
+        completion = _tokens(text) + reasoning
+    prompt = 3 + _tokens(json.dumps(body["input"]))
+    return {
+        "id": f"resp_fake_{n}",
+        "object": "response",
+        "created_at": int(time.time()),
+        "status": "completed",
+        "model": body.get("model", ""),
+        "output": output,
+        "usage": {
+            "input_tokens": prompt,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": completion,
+            "output_tokens_details": {"reasoning_tokens": reasoning},
+            "total_tokens": prompt + completion,
+        },
+    }
+
+
+async def _responses_stream(request: web.Request, response: dict[str, Any]) -> web.StreamResponse:
+    """The answer as Responses' typed events (each item whole after its deltas)."""
+    stream = web.StreamResponse(status=200, headers={"Content-Type": "text/event-stream"})
+    await stream.prepare(request)
+    sequence = iter(range(1_000_000))
+
+    async def send(kind: str, **payload: Any) -> None:
+        data = {"type": kind, "sequence_number": next(sequence), **payload}
+        await stream.write(f"event: {kind}\ndata: ".encode() + orjson.dumps(data) + b"\n\n")
+
+    started = {**response, "status": "in_progress", "output": [], "usage": None}
+    await send("response.created", response=started)
+    for index, item in enumerate(response["output"]):
+        where = {"output_index": index, "item_id": item["id"]}
+        if item["type"] == "reasoning":
+            await send("response.output_item.added", output_index=index, item={**item, "summary": []})
+            for part in item["summary"]:
+                await send(
+                    "response.reasoning_summary_text.delta", **where, summary_index=0, delta=part["text"]
+                )
+        elif item["type"] == "function_call":
+            await send("response.output_item.added", output_index=index, item={**item, "arguments": ""})
+            arguments = item["arguments"]
+            for i in range(0, len(arguments), 6):
+                await send("response.function_call_arguments.delta", **where, delta=arguments[i : i + 6])
+        else:
+            await send("response.output_item.added", output_index=index, item={**item, "content": []})
+            part = item["content"][0]
+            text = part.get("text") or part.get("refusal") or ""
+            delta = (
+                "response.output_text.delta" if part["type"] == "output_text" else "response.refusal.delta"
+            )
+            for i in range(0, len(text), 8):
+                await send(delta, **where, content_index=0, delta=text[i : i + 8])
+        await send("response.output_item.done", output_index=index, item=item)
+    await send("response.completed", response=response)
+    await stream.write_eof()
+    return stream
 
 
 async def _stream(

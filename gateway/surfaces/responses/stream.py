@@ -153,17 +153,18 @@ class ResponsesRelay(Relay):
         return out
 
     def _detail(self, detail: dict[str, Any]) -> list[bytes]:
-        """A signature ends the open thinking; redacted thinking is an item of its own."""
+        """A detail ends the reasoning it belongs to: Anthropic's signature the open thinking,
+        OpenAI's encrypted item its summary; Anthropic's redacted thinking is an item of its own."""
+        signed = detail.get("type") == "reasoning.text" and detail.get("signature")
+        encrypted = detail.get("type") == "reasoning.encrypted" and detail.get("data")
+        if not (signed or encrypted):
+            return []
         out: list[bytes] = []
         item = self.current
-        signed = detail.get("type") == "reasoning.text" and detail.get("signature")
-        if signed and item is not None and item.kind == "reasoning" and item.detail is None:
-            pass
-        elif signed or (detail.get("type") == "reasoning.encrypted" and detail.get("data")):
+        summarised = "summary" in detail  # OpenAI's: the item whose summary was streamed
+        belongs = signed or summarised
+        if not belongs or item is None or item.kind != "reasoning" or item.detail is not None:
             item, out = self._open("reasoning")
-        else:
-            return out
-        assert item is not None
         if signed:
             item.detail = {
                 "type": "reasoning.text",
@@ -172,6 +173,8 @@ class ResponsesRelay(Relay):
                 "format": detail.get("format"),
                 "index": self.details,
             }
+        elif summarised:
+            item.detail = detail  # whole, as the plain answer has it
         else:
             item.detail = {
                 "type": "reasoning.encrypted",

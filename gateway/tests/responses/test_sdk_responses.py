@@ -352,3 +352,23 @@ def test_errors_come_in_openais_shape(world, make_customer):
     )
     assert refused.status_code == 402 and refused.json()["error"]["code"]
     assert capped.balance() == capped_before and customer.held() == 0 and capped.held() == 0
+
+
+def test_provider_failures_are_openai_errors_with_gateway_statuses_and_nothing_is_charged(world):
+    before = world.customer.balance()
+    world.openai.push(*["server_error"] * 5)
+    with pytest.raises(openai.APIStatusError) as server:
+        world.client.responses.create(model="openai/gpt-4o-mini", input="x")
+    assert server.value.status_code == 502 and server.value.body["type"] == "upstream_error"
+
+    world.anthropic.push(*["overloaded"] * 5)
+    with pytest.raises(openai.APIStatusError) as overloaded:
+        world.client.responses.create(model="anthropic/claude-sonnet-4-5", input="x")
+    assert overloaded.value.status_code == 503 and overloaded.value.response.headers.get("retry-after")
+
+    world.gemini.push("invalid")
+    with pytest.raises(openai.BadRequestError):
+        world.client.responses.create(model="google/gemini-test", input="x")
+
+    assert world.customer.balance() == before and world.customer.held() == 0
+    assert set(Generation.objects.values_list("status", flat=True)) == {"error"}
