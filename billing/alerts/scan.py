@@ -8,8 +8,10 @@ decided, so two scanners running at once send an alert once.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from django.db import transaction
 from django.utils import timezone
@@ -24,12 +26,15 @@ from promptgrid.periods import period_start
 
 LIMIT_LEVELS = (100, 80)  # percent of a limit, highest first
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class Reading:
     subject: str
     period: str
     level: int  # 0 when below every level
+    amount_nanos: int = 0  # what was spent (or, for a balance, what is available)
 
 
 # The spend counters billing keeps on keys and memberships alike.
@@ -57,18 +62,6 @@ def period_spent(limited: ApiKey | Membership, now: datetime) -> tuple[int, str]
     return limited.period_usage_nanos, start.isoformat()
 
 
-def _advance(reading: Reading) -> int | None:
-    """Record ``reading``; return the level to alert about, or None. Call in a transaction."""
-    state, _ = AlertState.objects.get_or_create(subject=reading.subject)
-    state = AlertState.objects.select_for_update().get(pk=state.pk)
-    sent = state.level if state.period == reading.period else 0
-    if reading.level == sent and state.period == reading.period:
-        return None
-    state.period, state.level = reading.period, reading.level
-    state.save(update_fields=["period", "level", "updated_at"])
-    return reading.level if reading.level > sent else None
-
-
 def _known_levels(subjects: list[str]) -> dict[str, tuple[str, int]]:
     rows = AlertState.objects.filter(subject__in=subjects).values_list("subject", "period", "level")
     return {subject: (period, level) for subject, period, level in rows}
@@ -80,31 +73,63 @@ def _changed(reading: Reading, known: dict[str, tuple[str, int]]) -> bool:
     return (period, level) != (reading.period, reading.level)
 
 
-def scan_balances() -> int:
-    fired = 0
-    watched = list(
-        AlertSettings.objects.filter(low_balance_nanos__isnull=False).select_related("account__user")
-    )
-    readings = []
-    for prefs in watched:
-        account = prefs.account
-        low = account.available_nanos < prefs.low_balance_nanos
-        readings.append((prefs, Reading(f"balance:{account.pk}", "", 1 if low else 0)))
+def _advance(state: AlertState, reading: Reading) -> bool:
+    """Record ``reading`` on its locked state row; whether it crossed a level not yet sent."""
+    sent = state.level if state.period == reading.period else 0
+    if (state.period, state.level) == (reading.period, reading.level):
+        return False
+    state.period, state.level = reading.period, reading.level
+    state.save(update_fields=["period", "level", "updated_at"])
+    return reading.level > sent
+
+
+def _scan(
+    snapshot: Iterable[T],
+    read: Callable[[T], Reading],
+    refetch: Callable[[T], T | None],
+    fire: Callable[[T, Reading], None],
+) -> int:
+    """Read every subject from one cheap snapshot; for the few that changed, lock the
+    subject's state row, read the subject again (newer than any decision before this
+    lock: a scanner with an older snapshot cannot undo a newer one's), decide, fire."""
+    readings = [(item, read(item)) for item in snapshot]
     known = _known_levels([reading.subject for _, reading in readings])
-    for prefs, reading in readings:
+    fired = 0
+    for item, reading in readings:
         if not _changed(reading, known):
             continue
         with transaction.atomic():
-            if _advance(reading) is None:
+            state, _ = AlertState.objects.get_or_create(subject=reading.subject)
+            state = AlertState.objects.select_for_update().get(pk=state.pk)
+            fresh = refetch(item)
+            if fresh is None:
                 continue
-            account = CreditAccount.objects.get(pk=prefs.account_id)  # fresh, for the message
-            _fire_low_balance(account, prefs.low_balance_nanos)
-            fired += 1
+            reading = read(fresh)
+            if _advance(state, reading):
+                fire(fresh, reading)
+                fired += 1
     return fired
 
 
-def _fire_low_balance(account: CreditAccount, threshold: int) -> None:
-    available = account.available_nanos
+def _read_balance(prefs: AlertSettings) -> Reading:
+    available = prefs.account.available_nanos
+    low = prefs.low_balance_nanos is not None and available < prefs.low_balance_nanos
+    return Reading(f"balance:{prefs.account_id}", "", 1 if low else 0, available)
+
+
+def scan_balances() -> int:
+    watched = AlertSettings.objects.filter(low_balance_nanos__isnull=False).select_related("account")
+    return _scan(
+        watched,
+        _read_balance,
+        lambda prefs: watched.filter(pk=prefs.pk).first(),
+        lambda prefs, reading: _fire_low_balance(
+            prefs.account, prefs.low_balance_nanos, reading.amount_nanos
+        ),
+    )
+
+
+def _fire_low_balance(account: CreditAccount, threshold: int, available: int) -> None:
     alert_fire(
         account=account,
         event_type="balance.low",
@@ -121,28 +146,23 @@ def _fire_low_balance(account: CreditAccount, threshold: int) -> None:
 
 def scan_key_limits(now: datetime | None = None) -> int:
     now = now or timezone.now()
-    fired = 0
-    keys = list(
+    limited = (
         ApiKey.objects.filter(limit_nanos__gt=0, revoked_at__isnull=True)
         .exclude(kind=ApiKey.Kind.PLAYGROUND)
         # What the reading needs; the rest (the user, for the email) is read when one fires.
-        .only(*_COUNTERS, "organisation_id", "user_id", "name", "masked")
+        .only(*_COUNTERS, "organisation_id", "user_id", "name", "masked", "kind")
     )
-    readings = []
-    for key in keys:
+
+    def read(key: ApiKey) -> Reading:
         spent, period = period_spent(key, now)
-        readings.append((key, spent, Reading(f"key:{key.pk}", period, limit_level(spent, key.limit_nanos))))
-    known = _known_levels([reading.subject for _, _, reading in readings])
-    for key, spent, reading in readings:
-        if not _changed(reading, known):
-            continue
-        with transaction.atomic():
-            level = _advance(reading)
-            if level is None:
-                continue
-            _fire_key_limit(key, spent, level, reading.period)
-            fired += 1
-    return fired
+        return Reading(f"key:{key.pk}", period, limit_level(spent, key.limit_nanos), spent)
+
+    return _scan(
+        limited,
+        read,
+        lambda key: limited.filter(pk=key.pk).first(),
+        lambda key, reading: _fire_key_limit(key, reading.amount_nanos, reading.level, reading.period),
+    )
 
 
 def _spending_account(key: ApiKey) -> CreditAccount:
@@ -181,26 +201,18 @@ def _fire_key_limit(key: ApiKey, spent: int, level: int, period: str) -> None:
 
 def scan_member_budgets(now: datetime | None = None) -> int:
     now = now or timezone.now()
-    fired = 0
-    members = list(
-        Membership.objects.filter(limit_nanos__gt=0).only(*_COUNTERS, "organisation_id", "user_id")
-    )
-    readings = []
-    for membership in members:
+    limited = Membership.objects.filter(limit_nanos__gt=0).only(*_COUNTERS, "organisation_id", "user_id")
+
+    def read(membership: Membership) -> Reading:
         spent, period = period_spent(membership, now)
-        level = limit_level(spent, membership.limit_nanos)
-        readings.append((membership, spent, Reading(f"member:{membership.pk}", period, level)))
-    known = _known_levels([reading.subject for _, _, reading in readings])
-    for membership, spent, reading in readings:
-        if not _changed(reading, known):
-            continue
-        with transaction.atomic():
-            level = _advance(reading)
-            if level is None:
-                continue
-            _fire_member_budget(membership, spent, level, reading.period)
-            fired += 1
-    return fired
+        return Reading(f"member:{membership.pk}", period, limit_level(spent, membership.limit_nanos), spent)
+
+    return _scan(
+        limited,
+        read,
+        lambda membership: limited.filter(pk=membership.pk).first(),
+        lambda m, reading: _fire_member_budget(m, reading.amount_nanos, reading.level, reading.period),
+    )
 
 
 def _fire_member_budget(membership: Membership, spent: int, level: int, period: str) -> None:

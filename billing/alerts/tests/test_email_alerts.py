@@ -130,3 +130,23 @@ def test_the_command_sends_what_is_due(watched, django_capture_on_commit_callbac
     with django_capture_on_commit_callbacks(execute=True):
         call_command("send_alerts", stdout=StringIO())
     assert len(mail.outbox) == 1
+
+
+def test_a_scanner_with_an_older_snapshot_cannot_re_arm_a_sent_alert(db):
+    """The decision reads the subject again once its state row is locked: a slow scanner
+    whose snapshot predates the crossing must not record "below 80%" over a sent 80%
+    (which would send it again at the next scan)."""
+    from billing.alerts import scan as scanner
+    from billing.alerts.models import AlertState
+
+    AlertState.objects.create(subject="key:1", period="total", level=80)  # sent by a newer scanner
+    before = scanner.Reading("key:1", "total", 0, 0)
+    now = scanner.Reading("key:1", "total", 80, 800_000_000)
+    fired = scanner._scan(
+        ["as read before the spend"],
+        read=lambda item: before if item == "as read before the spend" else now,
+        refetch=lambda item: "as read now",
+        fire=lambda item, reading: pytest.fail("sent twice"),
+    )
+    assert fired == 0
+    assert AlertState.objects.get(subject="key:1").level == 80
