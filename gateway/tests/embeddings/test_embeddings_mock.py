@@ -209,3 +209,37 @@ def test_an_input_past_the_models_input_limit_is_a_400_before_any_hold(customer,
     error = result.json()["error"]
     assert error["code"] == "context_length_exceeded" and error["param"] == "input[1]"
     assert customer.balance() == before and customer.held() == 0 and not Generation.objects.exists()
+
+
+def test_a_warm_request_makes_two_database_calls_hold_and_settle(customer, call_api, monkeypatch, settings):
+    """Attribution and the end user are columns of the same settlement, not calls of their own."""
+    from gateway.pipeline import auth, holds, settlement
+    from gateway.routing import routes
+
+    settings.AUTH_CACHE_SECONDS = settings.CATALOG_CACHE_SECONDS = 60  # warm stays warm on a slow machine
+    body = {"model": "mock/embed", "input": ["a", "b"], "user": "end-user-1"}
+    headers = {"HTTP-Referer": "https://app.example/", "X-Title": "App"}
+    assert call_api(body, customer.secret, path=PATH, extra=headers).status == 200  # warms the caches
+    hops: list[str] = []
+
+    def counting(module):
+        real = module.db_call
+
+        async def db_call(fn, *args, **kwargs):
+            hops.append(module.__name__)
+            return await real(fn, *args, **kwargs)
+
+        return db_call
+
+    for module in (auth, routes, holds, settlement):
+        monkeypatch.setattr(module, "db_call", counting(module))
+
+    assert call_api(body, customer.secret, path=PATH, extra=headers).status == 200
+
+    assert hops == ["gateway.pipeline.holds", "gateway.pipeline.settlement"]
+    latest = Generation.objects.order_by("-created_at").first()
+    assert (latest.app_title, latest.app_referer, latest.end_user) == (
+        "App",
+        "https://app.example/",
+        "end-user-1",
+    )
