@@ -24,7 +24,16 @@ OPENAI_ROOTS = (
     "CreateChatCompletionResponse",
     "CreateChatCompletionStreamResponse",
 )
-OPENROUTER_PATHS = ("/models", "/generation", "/credits", "/key", "/keys", "/keys/{hash}")
+OPENROUTER_PATHS = (
+    "/models",
+    "/generation",
+    "/credits",
+    "/key",
+    "/keys",
+    "/keys/{hash}",
+    "/embeddings",
+    "/embeddings/models",
+)
 OPENROUTER_PREFIX = "OpenRouter"
 # Query parameters PromptGrid serves; OpenRouter's other filters (workspaces, benchmarks…) are not.
 OPENROUTER_PARAMETERS = {

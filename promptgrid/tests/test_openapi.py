@@ -57,8 +57,20 @@ def test_the_public_api_paths_are_all_documented(client):
         "/api/v1/credits",
         "/api/v1/key",
         "/api/v1/keys",
+        "/api/v1/embeddings",
+        "/api/v1/embeddings/models",
     ):
         assert documented in paths, documented
+
+
+def test_embeddings_are_documented_in_openrouters_shape(client):
+    schema = _schema(client)
+    operation = schema["paths"]["/api/v1/embeddings"]["post"]
+
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert {"model", "input", "encoding_format", "dimensions", "user"} <= set(body["properties"])
+    assert operation["security"] == [{"apiKey": []}]
+    assert "get" in schema["paths"]["/api/v1/embeddings/models"]
 
 
 def test_the_chat_endpoint_is_documented_with_openais_request_and_response_schemas(client):

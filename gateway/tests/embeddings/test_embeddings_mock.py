@@ -243,3 +243,18 @@ def test_a_warm_request_makes_two_database_calls_hold_and_settle(customer, call_
         "https://app.example/",
         "end-user-1",
     )
+
+
+@pytest.mark.parametrize("encoding_format", ["float", "base64"])
+def test_the_answer_validates_against_openrouters_embeddings_schema(customer, call_api, encoding_format):
+    import jsonschema
+
+    from promptgrid.openapi import _fragment
+
+    fragment = _fragment("openrouter_api.json")
+    ok = fragment["paths"]["/embeddings"]["post"]["responses"]["200"]["content"]["application/json"]
+    schema = {**ok["schema"], "components": fragment["components"]}
+
+    result = embed(call_api, customer, input=["one", "two"], encoding_format=encoding_format)
+
+    jsonschema.validate(result.json(), schema, cls=jsonschema.Draft202012Validator)
