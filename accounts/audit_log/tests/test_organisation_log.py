@@ -120,3 +120,15 @@ def test_an_operator_changing_the_default_budget_in_admin_is_in_the_organisation
     entry = AuditEntry.objects.get(action="organisations.organisation.change")
     assert entry.organisation_id == org.pk
     assert entry.new == {"default_limit_nanos": 2_000_000_000, "default_limit_reset": "monthly"}
+
+
+def test_the_organisation_page_links_owners_to_its_log_and_admins_to_its_alerts(team):
+    org, owner, admin, member, _ = team
+    log, alerts = f'href="/orgs/{org.slug}/audit-log/"', f'href="/orgs/{org.slug}/alerts/"'
+    page = {
+        who: _client(user).get(f"/orgs/{org.slug}/").content.decode()
+        for who, user in (("owner", owner), ("admin", admin), ("member", member))
+    }
+    assert log in page["owner"] and alerts in page["owner"]
+    assert log not in page["admin"] and alerts in page["admin"]
+    assert log not in page["member"] and alerts not in page["member"]
