@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "template_partials",
     "allauth",
     "allauth.account",
+    "allauth.mfa",  # two-factor sign-in (TOTP and recovery codes), which an organisation can require
     "allauth.socialaccount",
     "allauth.socialaccount.providers.github",
     "allauth.socialaccount.providers.google",
@@ -199,6 +200,9 @@ ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = "username"
 ACCOUNT_UNIQUE_EMAIL = True
+# Two-factor sign-in with an authenticator app and recovery codes (no WebAuthn: no fido2).
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "PromptGrid"
 EMAIL_URL = env_str("EMAIL_URL", "")
 if EMAIL_URL:
     vars().update(environ.Env.email_url_config(EMAIL_URL))

@@ -87,6 +87,16 @@ class DashContext:
         return {"organisation_id": self.membership.organisation_id}
 
 
+def mfa_missing(user: Any, organisation: Organisation) -> bool:
+    """True when ``organisation`` requires two-factor sign-in and ``user`` has not set it up
+    (allauth's ``mfa``: an authenticator app; its recovery codes come with it)."""
+    if not organisation.require_mfa:
+        return False
+    from allauth.mfa.models import Authenticator
+
+    return not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists()
+
+
 def _memberships(request: Any) -> list[Membership]:
     """The user's memberships with their organisations: one query per request, shared by the
     page and the sidebar's switcher."""
@@ -109,6 +119,8 @@ def current_context(request: Any) -> DashContext:
     memberships = _memberships(request)
     slug = request.session.get(SESSION_KEY) if hasattr(request, "session") else None
     chosen = next((m for m in memberships if m.organisation.slug == slug), None) if slug else None
+    if chosen is not None and mfa_missing(user, chosen.organisation):
+        chosen = None  # the organisation asks for two-factor sign-in first (switching says so)
     if chosen is None:
         if slug:
             request.session.pop(SESSION_KEY, None)

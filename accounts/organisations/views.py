@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.organisations import invitations, selectors, services
-from accounts.organisations.context import choose_context
+from accounts.organisations.context import choose_context, mfa_missing
 from accounts.organisations.forms import (
     InviteForm,
     MemberForm,
@@ -41,6 +41,8 @@ def switch_context(request: HttpRequest) -> HttpResponse:
     ctx = choose_context(request, slug)
     if ctx is None:
         raise Http404("No such organisation.")
+    if ctx.organisation is not None and mfa_missing(request.user, ctx.organisation):
+        return _mfa_first(request, ctx.organisation)
     back = request.POST.get("next", "/")
     messages.info(request, f"Now showing {ctx.name}.")
     return redirect(next((section for section in _SECTIONS if back.startswith(section)), "/"))
@@ -60,6 +62,15 @@ def organisation_new(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Created {organisation.name}. Add credits, then invite your team.")
             return redirect("organisations:detail", slug=organisation.slug)
     return render(request, "organisations/new.html", {"form": form})
+
+
+def _mfa_first(request: HttpRequest, organisation: Any) -> HttpResponse:
+    choose_context(request, "")
+    messages.error(
+        request,
+        f"{organisation.name} requires two-factor sign-in. Set up an authenticator app, then switch again.",
+    )
+    return redirect("mfa_activate_totp")
 
 
 def _page(request: HttpRequest, membership: Membership, **extra: Any) -> dict[str, Any]:
@@ -102,6 +113,8 @@ def _page(request: HttpRequest, membership: Membership, **extra: Any) -> dict[st
 @require_GET
 def organisation_detail(request: HttpRequest, slug: str) -> HttpResponse:
     membership = selectors.membership_get(user=request.user, slug=slug)
+    if mfa_missing(request.user, membership.organisation):
+        return _mfa_first(request, membership.organisation)
     context = _page(request, membership)
     if request.htmx and request.htmx.target == "org-members":
         return render(request, "organisations/detail.html#members", context)
