@@ -206,7 +206,7 @@ class KeyDetailView(APIView):
         serializer = KeyUpdateSerializer(data=request.data, context={"key": key}, partial=True)
         serializer.is_valid(raise_exception=True)
         try:
-            key = services.api_key_update(key=key, **serializer.service_kwargs())
+            key = services.api_key_update(key=key, actor=request.user, **serializer.service_kwargs())
         except services.KeyRevoked:
             raise Http404("No such key.") from None
         return Response(KeyDetailSerializer({"data": _one(key)}).data)
@@ -220,5 +220,5 @@ class KeyDetailView(APIView):
     )
     def delete(self, request: Request, ref: str) -> Response:
         key = self._key(request, ref)
-        services.api_key_revoke(key=key)
+        services.api_key_revoke(key=key, actor=request.user)
         return Response({"deleted": True})

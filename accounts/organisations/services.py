@@ -216,7 +216,7 @@ def member_remove(*, organisation: Organisation, user: Any, actor: Any = None) -
     if membership.role == Role.OWNER and not _other_owners(organisation, user):
         raise OrganisationRefused("The last owner cannot leave; make someone else an owner first.")
     for key in ApiKey.objects.filter(organisation=organisation, user=user, revoked_at__isnull=True):
-        keys.api_key_revoke(key=key)
+        keys.api_key_revoke(key=key, actor=actor or "system")  # not the member: who removed them
     membership.delete()
     org_event(
         action="member.remove",

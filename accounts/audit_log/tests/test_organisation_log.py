@@ -132,3 +132,35 @@ def test_the_organisation_page_links_owners_to_its_log_and_admins_to_its_alerts(
     assert log in page["owner"] and alerts in page["owner"]
     assert log not in page["admin"] and alerts in page["admin"]
     assert log not in page["member"] and alerts not in page["member"]
+
+
+def test_an_admins_management_key_changing_a_members_key_is_the_admins_doing(team):
+    from accounts.audit_log.models import AuditEntry
+    from accounts.models import ApiKey
+
+    org, owner, admin, member, _ = team
+    _, mgmt = api_key_create(
+        user=admin, name="admin mgmt", kind=ApiKey.Kind.MANAGEMENT, organisation_id=org.pk
+    )
+    key, _ = api_key_create(user=member, name="member ci", organisation_id=org.pk)
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {mgmt}"}
+    response = Client().patch(f"/api/v1/keys/{key.pk}", {"limit": 2}, content_type="application/json", **auth)
+    assert response.status_code == 200, response.content
+    assert Client().delete(f"/api/v1/keys/{key.pk}", **auth).status_code == 200
+    for action in ("key.update", "key.revoke"):
+        entry = AuditEntry.objects.get(action=action, target_id=str(key.pk))
+        assert (entry.actor, entry.owner, entry.organisation_id) == (admin, member, org.pk)
+
+
+def test_keys_revoked_by_removing_a_member_are_the_removers_doing(team):
+    from accounts.audit_log.models import AuditEntry
+    from accounts.organisations.services import member_remove
+
+    org, owner, admin, member, _ = team
+    key, _ = api_key_create(user=member, name="member ci", organisation_id=org.pk)
+    member_remove(organisation=org, user=member, actor=admin)
+    entry = AuditEntry.objects.get(action="key.revoke", target_id=str(key.pk))
+    assert entry.actor == admin
+    other, _ = api_key_create(user=admin, name="admin ci", organisation_id=org.pk)
+    member_remove(organisation=org, user=admin, actor=None)  # an operator's command
+    assert AuditEntry.objects.get(action="key.revoke", target_id=str(other.pk)).actor_repr == "system"
