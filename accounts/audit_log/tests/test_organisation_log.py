@@ -138,7 +138,7 @@ def test_an_admins_management_key_changing_a_members_key_is_the_admins_doing(tea
     from accounts.audit_log.models import AuditEntry
     from accounts.models import ApiKey
 
-    org, owner, admin, member, _ = team
+    org, _owner, admin, member, _ = team
     _, mgmt = api_key_create(
         user=admin, name="admin mgmt", kind=ApiKey.Kind.MANAGEMENT, organisation_id=org.pk
     )
@@ -156,7 +156,7 @@ def test_keys_revoked_by_removing_a_member_are_the_removers_doing(team):
     from accounts.audit_log.models import AuditEntry
     from accounts.organisations.services import member_remove
 
-    org, owner, admin, member, _ = team
+    org, _owner, admin, member, _ = team
     key, _ = api_key_create(user=member, name="member ci", organisation_id=org.pk)
     member_remove(organisation=org, user=member, actor=admin)
     entry = AuditEntry.objects.get(action="key.revoke", target_id=str(key.pk))
