@@ -1,7 +1,9 @@
 """Shared fixtures for gateway tests (registered in the root conftest).
 
 - ``openai_upstream``: a running fake OpenAI server (``tests.fakes.openai_server``); ``gemini_upstream``
-  the same for Gemini.
+  and ``anthropic_upstream`` the same for Gemini and Anthropic.
+- ``create_anthropic_model`` / ``create_gemini_model``: a model served by that fake, at the
+  prices the fakes' "usage" scripts are priced for.
 - ``make_customer``: a user with credits and a standard API key.
 - ``make_mock_model`` / ``make_openai_model``: catalog entries (the latter served by a fake).
 - ``live_server_url``: the real ASGI app under uvicorn on 127.0.0.1 (needs ``transactional_db``).
@@ -106,6 +108,46 @@ def create_model(
     return endpoint
 
 
+# Prices at which the fakes' "usage" scripts cost round sums (see gateway/tests/providers).
+ANTHROPIC_PRICES = {
+    "input_price": "3",
+    "output_price": "15",
+    "cache_read_price": "0.30",
+    "cache_write_price": "3.75",
+}
+GEMINI_PRICES = {"input_price": "1.25", "output_price": "10", "cache_read_price": "0.125"}
+
+
+def create_anthropic_model(
+    base_url: str, slug: str = "anthropic/claude-sonnet-4-5", upstream_model: str = "claude-sonnet-4-5"
+) -> Any:
+    """A Claude model served by the Anthropic fake at ``base_url``."""
+    return create_model(
+        slug=slug,
+        provider_slug="anthropic",
+        protocol="anthropic",
+        upstream_model=upstream_model,
+        base_url=base_url,
+        api_key="sk-ant-fake-key-1234",
+        **ANTHROPIC_PRICES,
+    )
+
+
+def create_gemini_model(
+    base_url: str, slug: str = "google/gemini-test", upstream_model: str = "gemini-test"
+) -> Any:
+    """A Gemini model served by the Gemini fake at ``base_url``."""
+    return create_model(
+        slug=slug,
+        provider_slug="google",
+        protocol="google",
+        upstream_model=upstream_model,
+        base_url=base_url,
+        api_key="gm-fake-key-1234",
+        **GEMINI_PRICES,
+    )
+
+
 @pytest.fixture
 def make_customer(db):
     count = iter(range(1, 1000))
@@ -136,6 +178,14 @@ def openai_upstream() -> Iterator[Any]:
         yield fake
     finally:
         fake.stop()
+
+
+@pytest.fixture
+def anthropic_upstream() -> Iterator[Any]:
+    from tests.fakes.anthropic_server import anthropic_fake
+
+    with anthropic_fake() as fake:
+        yield fake
 
 
 @pytest.fixture

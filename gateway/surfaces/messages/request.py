@@ -14,7 +14,8 @@ from typing import Any
 
 import orjson
 
-from gateway.surfaces.chat.request import ChatRequest, InvalidRequest, validate
+from gateway.surfaces.chat.request import ChatRequest, validate
+from gateway.surfaces.fields import fail, obj, string
 
 MAX_STOP_SEQUENCES = 1000  # Anthropic documents no limit; bound the work of checking them
 # Anthropic's dated ids (claude-sonnet-4-5-20250929) price and route as the catalog alias.
@@ -33,28 +34,12 @@ def catalog_model(name: str) -> str:
     return name
 
 
-def _fail(param: str, message: str) -> InvalidRequest:
-    return InvalidRequest(f"{param}: {message}", param)
-
-
-def _obj(value: Any, param: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _fail(param, "expected an object")
-    return value
-
-
-def _str(value: Any, param: str) -> str:
-    if not isinstance(value, str):
-        raise _fail(param, "expected a string")
-    return value
-
-
 def _blocks(content: Any, param: str) -> list[dict[str, Any]]:
     if isinstance(content, str):
         return [{"type": "text", "text": content}]
     if not isinstance(content, list):
-        raise _fail(param, "expected a string or an array of content blocks")
-    return [_obj(block, f"{param}.{i}") for i, block in enumerate(content)]
+        raise fail(param, "expected a string or an array of content blocks")
+    return [obj(block, f"{param}.{i}") for i, block in enumerate(content)]
 
 
 def _keep_cache(part: dict[str, Any], block: dict[str, Any]) -> dict[str, Any]:
@@ -64,24 +49,24 @@ def _keep_cache(part: dict[str, Any], block: dict[str, Any]) -> dict[str, Any]:
 
 
 def _source(block: dict[str, Any], param: str) -> dict[str, Any]:
-    source = _obj(block.get("source"), f"{param}.source")
+    source = obj(block.get("source"), f"{param}.source")
     kind = source.get("type")
     if kind == "base64":
-        media = _str(source.get("media_type"), f"{param}.source.media_type")
-        data = _str(source.get("data"), f"{param}.source.data")
+        media = string(source.get("media_type"), f"{param}.source.media_type")
+        data = string(source.get("data"), f"{param}.source.data")
         return {"url": f"data:{media};base64,{data}", "media_type": media, "data": data}
     if kind == "url":
-        return {"url": _str(source.get("url"), f"{param}.source.url")}
+        return {"url": string(source.get("url"), f"{param}.source.url")}
     if kind == "text" and block.get("type") == "document":
-        data = _str(source.get("data"), f"{param}.source.data")
+        data = string(source.get("data"), f"{param}.source.data")
         return {"text": data}
-    raise _fail(f"{param}.source.type", f"unsupported source type {kind!r}")
+    raise fail(f"{param}.source.type", f"unsupported source type {kind!r}")
 
 
 def _user_part(block: dict[str, Any], param: str) -> dict[str, Any]:
     kind = block.get("type")
     if kind == "text":
-        return _keep_cache({"type": "text", "text": _str(block.get("text"), f"{param}.text")}, block)
+        return _keep_cache({"type": "text", "text": string(block.get("text"), f"{param}.text")}, block)
     if kind == "image":
         source = _source(block, param)
         return _keep_cache({"type": "image_url", "image_url": {"url": source["url"]}}, block)
@@ -90,10 +75,10 @@ def _user_part(block: dict[str, Any], param: str) -> dict[str, Any]:
         if "text" in source:
             return _keep_cache({"type": "text", "text": source["text"]}, block)
         if "data" not in source:
-            raise _fail(f"{param}.source.type", "documents by URL are not supported; send base64")
+            raise fail(f"{param}.source.type", "documents by URL are not supported; send base64")
         file = {"file_data": source["url"], "filename": str(block.get("title") or "document.pdf")}
         return _keep_cache({"type": "file", "file": file}, block)
-    raise _fail(f"{param}.type", f"unsupported content block type {kind!r} in a user turn")
+    raise fail(f"{param}.type", f"unsupported content block type {kind!r} in a user turn")
 
 
 def _tool_result_text(content: Any, param: str) -> str | list[dict[str, Any]]:
@@ -104,7 +89,7 @@ def _tool_result_text(content: Any, param: str) -> str | list[dict[str, Any]]:
     parts = []
     for i, block in enumerate(_blocks(content, param)):
         if block.get("type") == "text":
-            parts.append({"type": "text", "text": _str(block.get("text"), f"{param}.{i}.text")})
+            parts.append({"type": "text", "text": string(block.get("text"), f"{param}.{i}.text")})
         # Images in a tool result have no place in a chat tool message; they are dropped.
     return parts
 
@@ -122,7 +107,7 @@ def _user_turn(content: Any, param: str) -> list[dict[str, Any]]:
             out.append(
                 {
                     "role": "tool",
-                    "tool_call_id": _str(block.get("tool_use_id"), f"{p}.tool_use_id"),
+                    "tool_call_id": string(block.get("tool_use_id"), f"{p}.tool_use_id"),
                     "content": text,
                 }
             )
@@ -141,30 +126,30 @@ def _assistant_turn(content: Any, param: str) -> dict[str, Any]:
         p = f"{param}.{i}"
         kind = block.get("type")
         if kind == "text":
-            text.append(_keep_cache({"type": "text", "text": _str(block.get("text"), f"{p}.text")}, block))
+            text.append(_keep_cache({"type": "text", "text": string(block.get("text"), f"{p}.text")}, block))
         elif kind == "tool_use":
             arguments = orjson.dumps(block.get("input") if block.get("input") is not None else {}).decode()
             calls.append(
                 {
-                    "id": _str(block.get("id"), f"{p}.id"),
+                    "id": string(block.get("id"), f"{p}.id"),
                     "type": "function",
-                    "function": {"name": _str(block.get("name"), f"{p}.name"), "arguments": arguments},
+                    "function": {"name": string(block.get("name"), f"{p}.name"), "arguments": arguments},
                 }
             )
         elif kind == "thinking":
             details.append(
                 {
                     "type": "reasoning.text",
-                    "text": _str(block.get("thinking"), f"{p}.thinking"),
-                    "signature": _str(block.get("signature"), f"{p}.signature"),
+                    "text": string(block.get("thinking"), f"{p}.thinking"),
+                    "signature": string(block.get("signature"), f"{p}.signature"),
                     "format": "anthropic-claude-v1",
                 }
             )
         elif kind == "redacted_thinking":
-            data = _str(block.get("data"), f"{p}.data")
+            data = string(block.get("data"), f"{p}.data")
             details.append({"type": "reasoning.encrypted", "data": data, "format": "anthropic-claude-v1"})
         else:
-            raise _fail(f"{p}.type", f"unsupported content block type {kind!r} in an assistant turn")
+            raise fail(f"{p}.type", f"unsupported content block type {kind!r} in an assistant turn")
     message: dict[str, Any] = {"role": "assistant", "content": text or ("" if not calls else None)}
     if calls:
         message["tool_calls"] = calls
@@ -177,31 +162,31 @@ def _system_parts(content: Any, param: str) -> list[dict[str, Any]]:
     parts = []
     for i, block in enumerate(_blocks(content, param)):
         if block.get("type") != "text":
-            raise _fail(f"{param}.{i}.type", "system blocks must be text")
+            raise fail(f"{param}.{i}.type", "system blocks must be text")
         parts.append(
-            _keep_cache({"type": "text", "text": _str(block.get("text"), f"{param}.{i}.text")}, block)
+            _keep_cache({"type": "text", "text": string(block.get("text"), f"{param}.{i}.text")}, block)
         )
     return parts
 
 
 def _tools(tools: Any) -> list[dict[str, Any]]:
     if not isinstance(tools, list):
-        raise _fail("tools", "expected an array")
+        raise fail("tools", "expected an array")
     out = []
     for i, tool in enumerate(tools):
-        tool = _obj(tool, f"tools.{i}")
+        tool = obj(tool, f"tools.{i}")
         if tool.get("type") not in (None, "custom"):
-            raise _fail(f"tools.{i}.type", f"server tool {tool.get('type')!r} is not supported")
-        function: dict[str, Any] = {"name": _str(tool.get("name"), f"tools.{i}.name")}
+            raise fail(f"tools.{i}.type", f"server tool {tool.get('type')!r} is not supported")
+        function: dict[str, Any] = {"name": string(tool.get("name"), f"tools.{i}.name")}
         if tool.get("description") is not None:
-            function["description"] = _str(tool["description"], f"tools.{i}.description")
-        function["parameters"] = _obj(tool.get("input_schema"), f"tools.{i}.input_schema")
+            function["description"] = string(tool["description"], f"tools.{i}.description")
+        function["parameters"] = obj(tool.get("input_schema"), f"tools.{i}.input_schema")
         out.append({"type": "function", "function": function})
     return out
 
 
 def _tool_choice(choice: Any) -> tuple[Any, bool | None]:
-    choice = _obj(choice, "tool_choice")
+    choice = obj(choice, "tool_choice")
     kind = choice.get("type")
     parallel = (
         None if choice.get("disable_parallel_tool_use") is None else not choice["disable_parallel_tool_use"]
@@ -215,9 +200,9 @@ def _tool_choice(choice: Any) -> tuple[Any, bool | None]:
     if kind == "tool":
         return {
             "type": "function",
-            "function": {"name": _str(choice.get("name"), "tool_choice.name")},
+            "function": {"name": string(choice.get("name"), "tool_choice.name")},
         }, parallel
-    raise _fail("tool_choice.type", "must be auto, any, tool or none")
+    raise fail("tool_choice.type", "must be auto, any, tool or none")
 
 
 def _number(body: dict[str, Any], name: str, lo: float, hi: float) -> float | None:
@@ -225,7 +210,7 @@ def _number(body: dict[str, Any], name: str, lo: float, hi: float) -> float | No
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
-        raise _fail(name, f"expected a number between {lo:g} and {hi:g}")
+        raise fail(name, f"expected a number between {lo:g} and {hi:g}")
     return value
 
 
@@ -233,15 +218,15 @@ def translate(body: dict[str, Any]) -> ChatRequest:
     """Check an Anthropic ``MessageCreateParams`` body and return the canonical request."""
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():
-        raise _fail("model", "Field required")
+        raise fail("model", "Field required")
     max_tokens = body.get("max_tokens")
     if max_tokens is None:
-        raise _fail("max_tokens", "Field required")
+        raise fail("max_tokens", "Field required")
     if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
-        raise _fail("max_tokens", "expected an integer of at least 1")
+        raise fail("max_tokens", "expected an integer of at least 1")
     raw_messages = body.get("messages")
     if not isinstance(raw_messages, list) or not raw_messages:
-        raise _fail("messages", "Field required (a non-empty array)")
+        raise fail("messages", "Field required (a non-empty array)")
 
     messages: list[dict[str, Any]] = []
     system = body.get("system")
@@ -250,7 +235,7 @@ def translate(body: dict[str, Any]) -> ChatRequest:
         messages.append({"role": "system", "content": parts})
     for i, message in enumerate(raw_messages):
         p = f"messages.{i}"
-        message = _obj(message, p)
+        message = obj(message, p)
         role = message.get("role")
         if role == "user":
             messages.extend(_user_turn(message.get("content"), f"{p}.content"))
@@ -261,7 +246,7 @@ def translate(body: dict[str, Any]) -> ChatRequest:
                 {"role": "system", "content": _system_parts(message.get("content"), f"{p}.content")}
             )
         else:
-            raise _fail(f"{p}.role", "must be user, assistant or system")
+            raise fail(f"{p}.role", "must be user, assistant or system")
 
     chat: dict[str, Any] = {
         "model": catalog_model(model),
@@ -270,7 +255,7 @@ def translate(body: dict[str, Any]) -> ChatRequest:
     }
     if body.get("stream") is not None:
         if not isinstance(body["stream"], bool):
-            raise _fail("stream", "expected a boolean")
+            raise fail("stream", "expected a boolean")
         chat["stream"] = body["stream"]
     for name, hi in (("temperature", 1), ("top_p", 1)):
         value = _number(body, name, 0, hi)
@@ -279,21 +264,21 @@ def translate(body: dict[str, Any]) -> ChatRequest:
     if body.get("top_k") is not None:
         top_k = body["top_k"]
         if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0:
-            raise _fail("top_k", "expected a non-negative integer")
+            raise fail("top_k", "expected a non-negative integer")
         chat["top_k"] = top_k
     stops: list[str] = []
     if body.get("stop_sequences") is not None:
         stops = body["stop_sequences"]
         if not isinstance(stops, list) or not all(isinstance(s, str) for s in stops):
-            raise _fail("stop_sequences", "expected an array of strings")
+            raise fail("stop_sequences", "expected an array of strings")
         if len(stops) > MAX_STOP_SEQUENCES:
-            raise _fail("stop_sequences", f"at most {MAX_STOP_SEQUENCES} sequences")
+            raise fail("stop_sequences", f"at most {MAX_STOP_SEQUENCES} sequences")
         if stops:
             chat["stop"] = stops[:4]  # chat's check allows four; the whole list is put back below
     if body.get("metadata") is not None:
-        user = _obj(body["metadata"], "metadata").get("user_id")
+        user = obj(body["metadata"], "metadata").get("user_id")
         if user is not None:
-            chat["user"] = _str(user, "metadata.user_id")
+            chat["user"] = string(user, "metadata.user_id")
     if body.get("tools") is not None:
         tools = _tools(body["tools"])
         if tools:
@@ -303,22 +288,22 @@ def translate(body: dict[str, Any]) -> ChatRequest:
         if chat.get("tools") or choice in ("none", "auto"):
             chat["tool_choice"] = choice
         else:
-            raise _fail("tool_choice", "needs tools")
+            raise fail("tool_choice", "needs tools")
         if parallel is not None and chat.get("tools"):
             chat["parallel_tool_calls"] = parallel
     if body.get("thinking") is not None:
-        thinking = _obj(body["thinking"], "thinking")
+        thinking = obj(body["thinking"], "thinking")
         if thinking.get("type") == "enabled":
             budget = thinking.get("budget_tokens")
             if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1024:
-                raise _fail("thinking.budget_tokens", "expected an integer of at least 1024")
+                raise fail("thinking.budget_tokens", "expected an integer of at least 1024")
             if budget >= max_tokens:
-                raise _fail("max_tokens", "must be greater than thinking.budget_tokens")
+                raise fail("max_tokens", "must be greater than thinking.budget_tokens")
             chat["reasoning"] = {"max_tokens": budget}
         elif thinking.get("type") == "disabled":
             chat["reasoning"] = {"enabled": False}
         elif thinking.get("type") != "adaptive":
-            raise _fail("thinking.type", "must be enabled, disabled or adaptive")
+            raise fail("thinking.type", "must be enabled, disabled or adaptive")
     if body.get("mock_delay_ms") is not None:
         chat["mock_delay_ms"] = body["mock_delay_ms"]
     checked = validate(chat)

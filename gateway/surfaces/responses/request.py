@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.surfaces.chat.request import ChatRequest, InvalidRequest, validate
+from gateway.surfaces.fields import fail, obj, string
 from gateway.surfaces.responses.reasoning import details_of
 
 STATELESS = (
@@ -69,58 +70,42 @@ class ResponsesRequest(ChatRequest):
     namespaced: dict[str, tuple[str, str]] = field(default_factory=dict)  # flat name -> (namespace, name)
 
 
-def _fail(param: str, message: str) -> InvalidRequest:
-    return InvalidRequest(f"'{param}': {message}", param)
-
-
-def _obj(value: Any, param: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _fail(param, "expected an object")
-    return value
-
-
-def _str(value: Any, param: str) -> str:
-    if not isinstance(value, str):
-        raise _fail(param, "expected a string")
-    return value
-
-
 def _input_part(part: dict[str, Any], param: str) -> dict[str, Any]:
     kind = part.get("type")
     if kind in ("input_text", "output_text", "text"):
-        return {"type": "text", "text": _str(part.get("text"), f"{param}.text")}
+        return {"type": "text", "text": string(part.get("text"), f"{param}.text")}
     if kind == "input_image":
         if part.get("image_url") is None:
-            raise _fail(
+            raise fail(
                 f"{param}.image_url", "send the image as a URL or a data: URL (there is no file store)"
             )
-        image: dict[str, Any] = {"url": _str(part["image_url"], f"{param}.image_url")}
+        image: dict[str, Any] = {"url": string(part["image_url"], f"{param}.image_url")}
         if part.get("detail") is not None and part["detail"] != "original":
             image["detail"] = part["detail"]
         return {"type": "image_url", "image_url": image}
     if kind == "input_file":
         if part.get("file_data") is None:
-            raise _fail(f"{param}.file_data", "send the file inline in file_data (there is no file store)")
-        file = {"file_data": _str(part["file_data"], f"{param}.file_data")}
-        file["filename"] = _str(part.get("filename") or "document.pdf", f"{param}.filename")
+            raise fail(f"{param}.file_data", "send the file inline in file_data (there is no file store)")
+        file = {"file_data": string(part["file_data"], f"{param}.file_data")}
+        file["filename"] = string(part.get("filename") or "document.pdf", f"{param}.filename")
         return {"type": "file", "file": file}
     if kind == "refusal":
-        return {"type": "refusal", "refusal": _str(part.get("refusal"), f"{param}.refusal")}
-    raise _fail(f"{param}.type", f"unsupported content type {kind!r}")
+        return {"type": "refusal", "refusal": string(part.get("refusal"), f"{param}.refusal")}
+    raise fail(f"{param}.type", f"unsupported content type {kind!r}")
 
 
 def _content(content: Any, param: str, role: str) -> str | list[dict[str, Any]]:
     if isinstance(content, str):
         return content
     if not isinstance(content, list):
-        raise _fail(param, "expected a string or an array of content parts")
-    parts = [_input_part(_obj(p, f"{param}.{i}"), f"{param}.{i}") for i, p in enumerate(content)]
+        raise fail(param, "expected a string or an array of content parts")
+    parts = [_input_part(obj(p, f"{param}.{i}"), f"{param}.{i}") for i, p in enumerate(content)]
     if role != "user":
         for i, part in enumerate(parts):
             if part["type"] not in ("text", "refusal"):
-                raise _fail(f"{param}.{i}.type", f"a {role} message takes text only")
+                raise fail(f"{param}.{i}.type", f"a {role} message takes text only")
         if role != "assistant" and any(p["type"] == "refusal" for p in parts):
-            raise _fail(param, f"a {role} message takes text only")
+            raise fail(param, f"a {role} message takes text only")
     return parts
 
 
@@ -130,20 +115,20 @@ def _output_text(value: Any, param: str) -> str | list[dict[str, Any]]:
     if isinstance(value, str):
         return value
     if not isinstance(value, list):
-        raise _fail(param, "expected a string or an array of content parts")
+        raise fail(param, "expected a string or an array of content parts")
     parts = []
     for i, part in enumerate(value):
-        part = _input_part(_obj(part, f"{param}.{i}"), f"{param}.{i}")
+        part = _input_part(obj(part, f"{param}.{i}"), f"{param}.{i}")
         if part["type"] != "text":
-            raise _fail(f"{param}.{i}.type", "a function_call_output takes text only")
+            raise fail(f"{param}.{i}.type", "a function_call_output takes text only")
         parts.append(part)
     return parts
 
 
 def _call_name(item: dict[str, Any], param: str) -> str:
-    name = _str(item.get("name"), f"{param}.name")
+    name = string(item.get("name"), f"{param}.name")
     if item.get("namespace"):
-        return flat_name(_str(item["namespace"], f"{param}.namespace"), name)
+        return flat_name(string(item["namespace"], f"{param}.namespace"), name)
     return name
 
 
@@ -181,11 +166,11 @@ class _Conversation:
         arguments = item.get("arguments")
         message.setdefault("tool_calls", []).append(
             {
-                "id": _str(item.get("call_id"), f"{param}.call_id"),
+                "id": string(item.get("call_id"), f"{param}.call_id"),
                 "type": "function",
                 "function": {
                     "name": _call_name(item, param),
-                    "arguments": _str(arguments, f"{param}.arguments"),
+                    "arguments": string(arguments, f"{param}.arguments"),
                 },
             }
         )
@@ -195,7 +180,7 @@ class _Conversation:
         self.messages.append(
             {
                 "role": "tool",
-                "tool_call_id": _str(item.get("call_id"), f"{param}.call_id"),
+                "tool_call_id": string(item.get("call_id"), f"{param}.call_id"),
                 "content": _output_text(item.get("output"), f"{param}.output"),
             }
         )
@@ -220,18 +205,18 @@ def _items(value: Any) -> list[dict[str, Any]]:
     if isinstance(value, str):
         return [{"role": "user", "content": value}]
     if not isinstance(value, list) or not value:
-        raise _fail("input", "expected a string or a non-empty array of items")
+        raise fail("input", "expected a string or a non-empty array of items")
     if len(value) > _MAX_ITEMS:
-        raise _fail("input", f"at most {_MAX_ITEMS} items")
+        raise fail("input", f"at most {_MAX_ITEMS} items")
     conversation = _Conversation()
     for i, item in enumerate(value):
         p = f"input.{i}"
-        item = _obj(item, p)
+        item = obj(item, p)
         kind = item.get("type", "message")
         if kind == "message":
             role = item.get("role")
             if role not in ("user", "assistant", "system", "developer"):
-                raise _fail(f"{p}.role", "must be user, assistant, system or developer")
+                raise fail(f"{p}.role", "must be user, assistant, system or developer")
             conversation.message(role, _content(item.get("content"), f"{p}.content", role))
         elif kind == "function_call":
             conversation.call(item, p)
@@ -240,9 +225,9 @@ def _items(value: Any) -> list[dict[str, Any]]:
         elif kind == "reasoning":
             conversation.details.extend(details_of(item, p))
         elif kind == "item_reference":
-            raise _fail(p, STATELESS.format(what="an item_reference"))
+            raise fail(p, STATELESS.format(what="an item_reference"))
         else:
-            raise _fail(f"{p}.type", f"input items of type {kind!r} are not supported")
+            raise fail(f"{p}.type", f"input items of type {kind!r} are not supported")
     return conversation.done()
 
 
@@ -266,60 +251,60 @@ def _tools(value: Any) -> tuple[list[dict[str, Any]], dict[str, tuple[str, str]]
     """Function tools (a namespace's flattened into ``<namespace>__<name>``), and which flat
     names are namespaced. Tools the provider would run (web search…) are left out."""
     if not isinstance(value, list):
-        raise _fail("tools", "expected an array")
+        raise fail("tools", "expected an array")
     tools: list[dict[str, Any]] = []
     namespaced: dict[str, tuple[str, str]] = {}
     for i, tool in enumerate(value):
         p = f"tools.{i}"
-        tool = _obj(tool, p)
+        tool = obj(tool, p)
         kind = tool.get("type")
         if kind == "function":
             tools.append(_function(tool, None))
         elif kind == "namespace":
-            namespace = _str(tool.get("name"), f"{p}.name")
+            namespace = string(tool.get("name"), f"{p}.name")
             for j, inner in enumerate(tool.get("tools") or ()):
-                inner = _obj(inner, f"{p}.tools.{j}")
+                inner = obj(inner, f"{p}.tools.{j}")
                 if inner.get("type") != "function":
-                    raise _fail(f"{p}.tools.{j}.type", "a namespace takes function tools only here")
-                name = _str(inner.get("name"), f"{p}.tools.{j}.name")
+                    raise fail(f"{p}.tools.{j}.type", "a namespace takes function tools only here")
+                name = string(inner.get("name"), f"{p}.tools.{j}.name")
                 tools.append(_function(inner, namespace))
                 namespaced[flat_name(namespace, name)] = (namespace, name)
         elif kind in HOSTED_TOOLS:
             continue  # run by OpenAI's servers, not by a model: nothing here can run it
         else:
-            raise _fail(f"{p}.type", f"only function tools are supported, not {kind!r}")
+            raise fail(f"{p}.type", f"only function tools are supported, not {kind!r}")
     return tools, namespaced
 
 
 def _tool_choice(value: Any) -> Any:
     if isinstance(value, str):
         return value  # none, auto, required: chat's check names a wrong one
-    choice = _obj(value, "tool_choice")
+    choice = obj(value, "tool_choice")
     if choice.get("type") != "function":
-        raise _fail("tool_choice.type", "must be 'function' (or tool_choice one of none, auto, required)")
+        raise fail("tool_choice.type", "must be 'function' (or tool_choice one of none, auto, required)")
     return {"type": "function", "function": {"name": choice.get("name")}}
 
 
 def _text_format(text: Any) -> dict[str, Any]:
     """``text: {format, verbosity}`` as chat's ``response_format`` and ``verbosity``."""
-    text = _obj(text, "text")
+    text = obj(text, "text")
     out: dict[str, Any] = {}
     if text.get("verbosity") is not None:
         out["verbosity"] = text["verbosity"]
     if text.get("format") is None:
         return out
-    fmt = _obj(text["format"], "text.format")
+    fmt = obj(text["format"], "text.format")
     kind = fmt.get("type")
     if kind in ("text", "json_object"):
         out["response_format"] = {"type": kind}
     elif kind == "json_schema":
-        schema = {"name": fmt.get("name"), "schema": _obj(fmt.get("schema"), "text.format.schema")}
+        schema = {"name": fmt.get("name"), "schema": obj(fmt.get("schema"), "text.format.schema")}
         for name in ("strict", "description"):
             if fmt.get(name) is not None:
                 schema[name] = fmt[name]
         out["response_format"] = {"type": "json_schema", "json_schema": schema}
     else:
-        raise _fail("text.format.type", "must be text, json_object or json_schema")
+        raise fail("text.format.type", "must be text, json_object or json_schema")
     return out
 
 
@@ -348,7 +333,7 @@ def translate(body: dict[str, Any]) -> ChatRequest:
         raise InvalidRequest("'input' is required.", "input")
     messages = _items(body["input"])
     if body.get("instructions") is not None:
-        messages.insert(0, {"role": "system", "content": _str(body["instructions"], "instructions")})
+        messages.insert(0, {"role": "system", "content": string(body["instructions"], "instructions")})
 
     chat: dict[str, Any] = {"model": model, "messages": messages}
     for name in ("stream", "parallel_tool_calls", "mock_delay_ms", "provider", "models", *_SAME):
@@ -366,11 +351,11 @@ def translate(body: dict[str, Any]) -> ChatRequest:
     if body.get("text") is not None:
         chat.update(_text_format(body["text"]))
     if body.get("reasoning") is not None:
-        reasoning = _obj(body["reasoning"], "reasoning")
+        reasoning = obj(body["reasoning"], "reasoning")
         effort = reasoning.get("effort")
         if effort is not None:
             if effort not in ("none", "minimal", "low", "medium", "high", "xhigh"):
-                raise _fail("reasoning.effort", "must be none, minimal, low, medium, high or xhigh")
+                raise fail("reasoning.effort", "must be none, minimal, low, medium, high or xhigh")
             chat["reasoning"] = {"effort": effort} if effort != "none" else {"enabled": False}
     try:
         checked = validate(chat)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from pathlib import Path
 
 import anthropic
 import httpx
@@ -14,7 +13,8 @@ import pytest
 from billing.models import Generation
 from gateway.pipeline.attribution import upstream_user
 from tests.fakes.anthropic_server import anthropic_fake, fake_token_count
-from tests.fixtures import create_model
+from tests.fixtures import create_anthropic_model
+from tests.npm_tools import npm_tool
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -39,18 +39,7 @@ def anthropic_upstream():
 def world(live_server_url, make_customer, make_mock_model, make_openai_model, anthropic_upstream):
     make_mock_model(input_price="1", output_price="2")
     make_openai_model()
-    create_model(
-        slug="anthropic/claude-sonnet-4-5",
-        provider_slug="anthropic",
-        protocol="anthropic",
-        upstream_model="claude-sonnet-4-5",
-        base_url=anthropic_upstream.url,
-        api_key="sk-ant-fake-key-1234",
-        input_price="3",
-        output_price="15",
-        cache_read_price="0.30",
-        cache_write_price="3.75",
-    )
+    create_anthropic_model(anthropic_upstream.url)
     customer = make_customer()
     client = anthropic.Anthropic(
         base_url=f"{live_server_url}/api", api_key=customer.secret, max_retries=0, timeout=20
@@ -315,30 +304,9 @@ def test_a_get_is_refused_in_anthropics_shape(world):
     assert refused.json()["error"]["type"] == "invalid_request_error"
 
 
-CLAUDE = Path(__file__).resolve().parents[3] / ".tools" / "claude-code" / "node_modules" / ".bin" / "claude"
-
-
-def _claude_code() -> Path:
-    """Claude Code from the npm registry, into the git-ignored .tools folder (once)."""
-    if not CLAUDE.exists():
-        folder = CLAUDE.parents[2]
-        folder.mkdir(parents=True, exist_ok=True)
-        try:
-            subprocess.run(
-                ["npm", "install", "--no-audit", "--no-fund", "@anthropic-ai/claude-code"],
-                cwd=folder,
-                check=True,
-                capture_output=True,
-                timeout=300,
-            )
-        except (OSError, subprocess.SubprocessError) as exc:
-            pytest.skip(f"Claude Code could not be installed from the npm registry: {exc}")
-    return CLAUDE
-
-
 def test_claude_code_completes_a_prompt_through_promptgrid_billed(world, tmp_path):
     customer, _, url, _ = world
-    claude = _claude_code()
+    claude = npm_tool("@anthropic-ai/claude-code", "claude-code", "claude")
     before = customer.balance()
     env = {
         "PATH": os.environ.get("PATH", ""),

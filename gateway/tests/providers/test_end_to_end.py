@@ -7,19 +7,12 @@ import pytest
 
 from billing.models import Generation
 from gateway.tests.conftest import chat
-from tests.fixtures import create_model
+from tests.fixtures import ANTHROPIC_PRICES, GEMINI_PRICES, create_model
 
 pytestmark = pytest.mark.django_db
 
-# Both usage scripts cost 1_134_000 nanos (Anthropic) and 591_250 nanos (Gemini) at these
-# prices; see test_anthropic.py and test_google.py for the arithmetic.
-ANTHROPIC_PRICES = {
-    "input_price": "3",
-    "output_price": "15",
-    "cache_read_price": "0.30",
-    "cache_write_price": "3.75",
-}
-GEMINI_PRICES = {"input_price": "1.25", "output_price": "10", "cache_read_price": "0.125"}
+# Both usage scripts cost 1_134_000 nanos (Anthropic) and 591_250 nanos (Gemini) at the
+# fixtures' prices; see test_anthropic.py and test_google.py for the arithmetic.
 PROVIDERS = {
     "anthropic": ("anthropic/claude-test", 1_134_000, (150, 50, 30, 20)),
     "google": ("google/gemini-test", 591_250, (100, 50, 30, 20)),

@@ -10,10 +10,8 @@ from typing import Any
 import openai
 import pytest
 
-from tests.fakes.anthropic_server import anthropic_fake
-from tests.fakes.gemini_server import gemini_fake
 from tests.fakes.server import FakeUpstream
-from tests.fixtures import Customer, create_model
+from tests.fixtures import Customer, create_anthropic_model, create_gemini_model
 
 # The fakes' "usage" scripts cost exactly this at these prices (see gateway/tests/providers).
 ANTHROPIC_USAGE_NANOS = 1_134_000
@@ -37,20 +35,6 @@ class World:
 
 
 @pytest.fixture
-def gemini_upstream(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeUpstream]:
-    for name in ("GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_API_KEY", "GEMINI_API_KEY", "GOOGLE_GEMINI_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-    with gemini_fake() as fake:
-        yield fake
-
-
-@pytest.fixture
-def anthropic_upstream() -> Iterator[FakeUpstream]:
-    with anthropic_fake() as fake:
-        yield fake
-
-
-@pytest.fixture
 def world(
     live_server_url: str,
     make_customer: Any,
@@ -62,29 +46,8 @@ def world(
 ) -> Iterator[World]:
     make_mock_model(input_price="1", output_price="2")
     make_openai_model()
-    create_model(
-        slug="anthropic/claude-sonnet-4-5",
-        provider_slug="anthropic",
-        protocol="anthropic",
-        upstream_model="claude-sonnet-4-5",
-        base_url=anthropic_upstream.url,
-        api_key="sk-ant-fake-key-1234",
-        input_price="3",
-        output_price="15",
-        cache_read_price="0.30",
-        cache_write_price="3.75",
-    )
-    create_model(
-        slug="google/gemini-test",
-        provider_slug="google",
-        protocol="google",
-        upstream_model="gemini-test",
-        base_url=gemini_upstream.url,
-        api_key="gm-fake-key-1234",
-        input_price="1.25",
-        output_price="10",
-        cache_read_price="0.125",
-    )
+    create_anthropic_model(anthropic_upstream.url)
+    create_gemini_model(gemini_upstream.url)
     customer = make_customer()
     client = openai.OpenAI(
         base_url=f"{live_server_url}/api/v1", api_key=customer.secret, max_retries=0, timeout=20

@@ -6,37 +6,17 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from billing.models import Generation
 from gateway.tests.responses.conftest import MODELS
+from tests.npm_tools import npm_tool
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.filterwarnings("ignore:The model .* is deprecated:DeprecationWarning"),
 ]
-
-CODEX = Path(__file__).resolve().parents[3] / ".tools" / "codex" / "node_modules" / ".bin" / "codex"
-
-
-def _codex() -> Path:
-    """Codex from the npm registry, into the git-ignored .tools folder (once)."""
-    if not CODEX.exists():
-        folder = CODEX.parents[2]
-        folder.mkdir(parents=True, exist_ok=True)
-        try:
-            subprocess.run(
-                ["npm", "install", "--no-audit", "--no-fund", "@openai/codex"],
-                cwd=folder,
-                check=True,
-                capture_output=True,
-                timeout=300,
-            )
-        except (OSError, subprocess.SubprocessError) as exc:
-            pytest.skip(f"Codex CLI could not be installed from the npm registry: {exc}")
-    return CODEX
 
 
 def codex_config(url: str, model: str) -> str:
@@ -54,7 +34,7 @@ wire_api = "responses"
 
 @pytest.mark.parametrize("model", MODELS)
 def test_codex_exec_completes_a_prompt_through_promptgrid_billed(world, tmp_path, model):
-    codex = _codex()
+    codex = npm_tool("@openai/codex", "codex", "codex")
     home = tmp_path / "codex-home"
     home.mkdir()
     (home / "config.toml").write_text(codex_config(world.url, model))
