@@ -173,3 +173,27 @@ def test_openrouter_sdk_embeddings_generate(world, make_mock_model, model, token
     assert len(response.data) == 1 and isinstance(response.data[0].embedding, list)
     assert response.usage.prompt_tokens == tokens
     assert before - customer.balance() == _nanos(response.usage.cost) == tokens * price
+
+
+def test_the_hold_bounds_the_input_by_bytes_so_a_dense_tokenizer_is_still_charged_in_full(world, monkeypatch):
+    """Three CJK characters are nine UTF-8 bytes and, to a real tokenizer, up to three tokens,
+    though the gateway's estimate says one. A hold sized by the estimate would stop the charge
+    short (an over_hold Shortfall); the byte bound covers what the provider counts."""
+    from billing.models import Shortfall
+    from gateway.surfaces.embeddings.request import EmbeddingsRequest
+
+    customer, client, upstream, _, _ = world
+
+    def charged(tokens: int) -> int:
+        upstream.push({"kind": "normal", "prompt_tokens": tokens})
+        before = customer.balance()
+        client.embeddings.create(model="openai/text-embedding-3-small", input="日本語")
+        return before - customer.balance()
+
+    # The protection off: the hold sized by the estimate (1 token) instead of the bytes (9).
+    with monkeypatch.context() as patch:
+        patch.setattr(EmbeddingsRequest, "token_bound", lambda self, cap: sum(self.token_estimates()))
+        assert charged(3) == 1 * 20  # two tokens went unpaid
+        assert Shortfall.objects.get().amount_nanos == 2 * 20
+    assert charged(3) == 3 * 20  # the byte bound: paid in full
+    assert Shortfall.objects.count() == 1
