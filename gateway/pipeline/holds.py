@@ -261,7 +261,8 @@ def _after_refusal(refusal: billing.BillingError, ask: _Ask, refused_amount: int
         if refused_amount > budget:
             raise HoldRefused(
                 f"This request requires more credits, or fewer max_tokens. You requested up to "
-                f"{requested_max_tokens} tokens, but {short} can only afford {max(can, 0)}.",
+                f"{requested_max_tokens} tokens, but {short} can only afford {max(can, 0)}."
+                + (f" {_remedy(code)}" if code == "member_budget_reached" else ""),
                 code=code,
             )
         raise _refused(refusal)  # the budget moved between the two looks
