@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 import pytest
+from django.db import OperationalError
 
 from billing.models import Generation
 from gateway.pipeline.tokens import tokens_for_chars
@@ -36,7 +37,10 @@ def _connect(url: str) -> socket.socket:
 def _wait_for_generation(timeout: float = 10.0) -> Generation:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        gen = Generation.objects.first()
+        try:
+            gen = Generation.objects.first()
+        except OperationalError:  # SQLite's shared cache: the server is writing that table
+            gen = None
         if gen is not None:
             return gen
         time.sleep(0.02)

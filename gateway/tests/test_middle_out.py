@@ -93,14 +93,21 @@ def test_the_request_asking_for_middle_out_reaches_the_provider_trimmed_to_fit(
     assert count_prompt_tokens(sent) <= 300 - 50
 
 
+def _refused_for_length(result) -> bool:
+    return result.status == 400 and result.json()["error"]["code"] == "context_length_exceeded"
+
+
 @pytest.mark.django_db
-def test_without_transforms_the_prompt_goes_whole(small_model, make_customer, call_api, openai_upstream):
+def test_without_transforms_an_over_long_prompt_is_refused_and_reaches_no_provider(
+    small_model, make_customer, call_api, openai_upstream
+):
     customer = make_customer()
     messages = _conversation(6)
 
-    call_api({"model": "openai/small", "messages": messages}, customer.secret)
+    result = call_api({"model": "openai/small", "messages": messages}, customer.secret)
 
-    assert _sent(openai_upstream) == messages
+    assert _refused_for_length(result), result.body
+    assert openai_upstream.requests == []
 
 
 @pytest.mark.django_db
@@ -111,15 +118,15 @@ def test_the_setting_turns_it_on_for_small_models_unless_the_request_opts_out(
     customer = make_customer()
     messages = _conversation(6)
 
-    call_api({"model": "openai/small", "messages": messages}, customer.secret)
+    trimmed_result = call_api({"model": "openai/small", "messages": messages}, customer.secret)
     trimmed = _sent(openai_upstream)
-    call_api({"model": "openai/small", "messages": messages, "transforms": []}, customer.secret)
-    whole = _sent(openai_upstream)
+    opted_out = call_api({"model": "openai/small", "messages": messages, "transforms": []}, customer.secret)
     settings.MIDDLE_OUT_DEFAULT_MAX_CONTEXT = 100  # now the model is not "small"
-    call_api({"model": "openai/small", "messages": messages}, customer.secret)
+    not_small = call_api({"model": "openai/small", "messages": messages}, customer.secret)
 
-    assert len(trimmed) < len(messages) and whole == messages
-    assert _sent(openai_upstream) == messages
+    assert trimmed_result.status == 200 and len(trimmed) < len(messages)
+    assert _refused_for_length(opted_out) and _refused_for_length(not_small)
+    assert len(openai_upstream.requests) == 1
 
 
 @pytest.mark.django_db
