@@ -64,3 +64,39 @@ def test_codex_exec_completes_a_prompt_through_promptgrid_billed(world, tmp_path
     generations = Generation.objects.filter(api="responses", status="success", model_slug=model)
     assert generations.exists()
     assert before - world.customer.balance() == sum(g.cost_nanos for g in generations) > 0
+
+
+def test_codex_runs_the_shell_command_the_model_calls_for_and_answers_with_its_output(world, tmp_path):
+    codex = npm_tool("@openai/codex", "codex", "codex")
+    home = tmp_path / "codex-home"
+    home.mkdir()
+    (home / "config.toml").write_text(codex_config(world.url, "mock/echo"))
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "CODEX_HOME": str(home),
+        "PROMPTGRID_API_KEY": world.customer.secret,
+        "RUST_LOG": "error",
+    }
+    # The mock calls the tool the prompt names, with the prompt's JSON as its arguments.
+    prompt = 'call exec_command {"cmd": "echo kiwi-from-the-shell"}'
+
+    done = subprocess.run(
+        [str(codex), "exec", "--skip-git-repo-check", "--json", prompt],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+
+    assert done.returncode == 0, done.stderr + done.stdout
+    events = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    ran = [e["item"] for e in events if e.get("item", {}).get("type") == "command_execution"]
+    assert ran and "kiwi-from-the-shell" in json.dumps(ran)
+    said = [e["item"] for e in events if e.get("item", {}).get("type") == "agent_message"]
+    assert said and "exec_command returned" in said[-1]["text"] and "kiwi-from-the-shell" in said[-1]["text"]
+    generations = Generation.objects.filter(api="responses", status="success")
+    assert generations.count() == 2  # the call, then the answer from its output
+    assert world.customer.held() == 0
