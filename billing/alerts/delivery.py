@@ -103,8 +103,11 @@ def webhooks_deliver(now: datetime | None = None, limit: int = 100) -> tuple[int
 
 
 def webhooks_purge(now: datetime | None = None) -> int:
-    """Forget finished deliveries older than ``WEBHOOK_LOG_DAYS``: the log stays bounded."""
+    """Forget finished deliveries (and sent alert emails) older than ``WEBHOOK_LOG_DAYS``."""
+    from billing.alerts.models import AlertEmail
+
     cutoff = (now or timezone.now()) - timedelta(days=settings.WEBHOOK_LOG_DAYS)
     finished = [WebhookDelivery.Status.DELIVERED, WebhookDelivery.Status.FAILED]
     deleted, _ = WebhookDelivery.objects.filter(status__in=finished, created_at__lt=cutoff).delete()
+    AlertEmail.objects.filter(sent_at__lt=cutoff).delete()
     return deleted

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.audit_log import record
 from billing.alerts import signing
-from billing.alerts.models import AlertSettings, WebhookDelivery, WebhookEndpoint
+from billing.alerts.models import AlertEmail, AlertSettings, WebhookDelivery, WebhookEndpoint
 from billing.alerts.recipients import account_emails
 from billing.alerts.urlsafety import UnsafeWebhookUrl, check_webhook_url
 from billing.models import CreditAccount
@@ -119,9 +120,9 @@ def alert_fire(
     emails: bool,
     also_to: list[str] | None = None,
 ) -> None:
-    """Queue the webhook event and, after commit, email the account's people (and
-    ``also_to``, e.g. the member concerned). Call inside the transaction that records the
-    alert as sent, so both happen or neither does."""
+    """Queue the webhook event and the email to the account's people (and ``also_to``,
+    e.g. the member concerned). Call inside the transaction that records the alert as
+    sent, so all three commit or none does; ``send_alerts`` sends what is queued."""
     event_id = f"evt_{uuid.uuid4().hex}"
     endpoint = WebhookEndpoint.objects.filter(account=account, enabled=True).first()
     if endpoint is not None:
@@ -137,11 +138,35 @@ def alert_fire(
     recipients = list(dict.fromkeys([*account_emails(account), *(also_to or [])])) if emails else []
     recipients = [email for email in recipients if email]
     if recipients:
-        transaction.on_commit(lambda: _send_email(subject, body, recipients))
+        AlertEmail.objects.create(recipients=recipients, subject=subject[:300], body=body)
 
 
-def _send_email(subject: str, body: str, recipients: list[str]) -> None:
-    try:
-        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
-    except Exception:  # a mail server that is down must not stop the other alerts
-        logger.warning("could not send an alert email", exc_info=True)
+def alert_emails_send(now: datetime | None = None, limit: int = 100) -> tuple[int, int]:
+    """Send the alert emails that are due; returns (sent, to retry). A failure waits as a
+    webhook retry does (30 s, doubling, at most 6 h) and is tried again, without limit."""
+    from billing.alerts.delivery import backoff
+
+    now = now or timezone.now()
+    with transaction.atomic():  # claimed for a while, so two scanners do not both send
+        due = AlertEmail.objects.filter(sent_at__isnull=True, next_attempt_at__lte=now).order_by("pk")[:limit]
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True)
+        ids = [row.pk for row in due]
+        AlertEmail.objects.filter(pk__in=ids).update(next_attempt_at=now + timedelta(minutes=2))
+    sent = failed = 0
+    for email in AlertEmail.objects.filter(pk__in=ids):
+        try:
+            send_mail(email.subject, email.body, settings.DEFAULT_FROM_EMAIL, email.recipients)
+        except Exception as exc:  # a mail server that is down must not stop the other alerts
+            logger.warning("could not send an alert email", exc_info=True)
+            attempts = email.attempts + 1
+            AlertEmail.objects.filter(pk=email.pk).update(
+                attempts=attempts,
+                next_attempt_at=timezone.now() + backoff(attempts),
+                last_error=f"{type(exc).__name__}"[:300],
+            )
+            failed += 1
+        else:
+            AlertEmail.objects.filter(pk=email.pk).update(sent_at=timezone.now(), attempts=email.attempts + 1)
+            sent += 1
+    return sent, failed

@@ -6,12 +6,14 @@ from billing.tests.conftest import _audit_after_test, account, allow_audit_viola
 
 
 @pytest.fixture
-def scan(django_capture_on_commit_callbacks):
-    """``alerts_scan`` as the command runs it: its emails go when its transactions commit."""
+def scan():
+    """``alerts_scan`` as the command runs it, then the emails it queued."""
     from billing.alerts.scan import alerts_scan
+    from billing.alerts.services import alert_emails_send
 
     def run(now=None) -> int:
-        with django_capture_on_commit_callbacks(execute=True):
-            return alerts_scan(now)
+        fired = alerts_scan(now)
+        alert_emails_send(now)
+        return fired
 
     return run

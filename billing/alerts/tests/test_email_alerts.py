@@ -125,11 +125,34 @@ def test_key_emails_can_be_turned_off(funded, scan):
     assert mail.outbox == []
 
 
-def test_the_command_sends_what_is_due(watched, django_capture_on_commit_callbacks):
+def test_the_command_sends_what_is_due(watched):
     spend(watched, 6 * USD)
-    with django_capture_on_commit_callbacks(execute=True):
-        call_command("send_alerts", stdout=StringIO())
+    out = StringIO()
+    call_command("send_alerts", stdout=out)
     assert len(mail.outbox) == 1
+    assert out.getvalue().startswith("1 alert(s) fired, 1 email(s) sent")
+
+
+def test_a_mail_server_that_is_down_delays_the_email_and_never_loses_or_doubles_it(watched, monkeypatch):
+    from billing.alerts import scan as scanner
+    from billing.alerts import services as alert_services
+    from billing.alerts.models import AlertEmail
+
+    spend(watched, 6 * USD)
+    scanner.alerts_scan()
+
+    def down(*args, **kwargs):
+        raise ConnectionRefusedError("smtp is down")
+
+    monkeypatch.setattr(alert_services, "send_mail", down)
+    now = timezone.now()
+    assert alert_services.alert_emails_send(now) == (0, 1)
+    assert alert_services.alert_emails_send(now + timedelta(seconds=10)) == (0, 0)  # waiting
+    monkeypatch.undo()
+    scanner.alerts_scan()  # the alert itself is not fired again
+    assert alert_services.alert_emails_send(now + timedelta(seconds=40)) == (1, 0)
+    assert alert_services.alert_emails_send(now + timedelta(hours=1)) == (0, 0)
+    assert len(mail.outbox) == 1 and AlertEmail.objects.get().attempts == 2
 
 
 def test_a_scanner_with_an_older_snapshot_cannot_re_arm_a_sent_alert(db):

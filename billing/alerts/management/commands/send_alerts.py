@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from billing.alerts.delivery import webhooks_deliver, webhooks_purge
 from billing.alerts.scan import alerts_scan
+from billing.alerts.services import alert_emails_send
 
 
 class Command(BaseCommand):
@@ -25,10 +26,12 @@ class Command(BaseCommand):
             raise SystemExit(2)
         while True:
             fired = alerts_scan()
+            mailed, unmailed = alert_emails_send()
             delivered, pending = webhooks_deliver()
             webhooks_purge()
             self.stdout.write(
-                f"{fired} alert(s) fired, {delivered} webhook(s) delivered, {pending} to retry."
+                f"{fired} alert(s) fired, {mailed} email(s) sent ({unmailed} to retry), "
+                f"{delivered} webhook(s) delivered ({pending} to retry)."
             )
             if not interval:
                 return
