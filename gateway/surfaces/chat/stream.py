@@ -129,6 +129,12 @@ class Relay:
                 self.flight.mark_first_token()
                 if self.texts is not None:
                     self.texts.append(content)
+            # Reasoning and refusals are output the provider bills too: a stream cut during them
+            # pays for what was produced, not nothing.
+            for name in ("reasoning", "refusal"):
+                produced = delta.get(name)
+                if isinstance(produced, str) and produced:
+                    self.chars += len(produced)
             for call in delta.get("tool_calls") or ():
                 function = call.get("function") or {}
                 produced = len(function.get("name") or "") + len(function.get("arguments") or "")
