@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from billing.alerts.models import AlertSettings, WebhookDelivery, WebhookEndpoint
+from billing.alerts.models import AlertEmail, AlertSettings, WebhookDelivery, WebhookEndpoint
 
 
 class _ReadOnly(admin.ModelAdmin):
@@ -46,3 +46,10 @@ class WebhookDeliveryAdmin(_ReadOnly):
     list_filter = ("status", "event_type")
     search_fields = ("event_id",)
     list_select_related = ("endpoint__account__user",)
+
+
+@admin.register(AlertEmail)
+class AlertEmailAdmin(_ReadOnly):
+    list_display = ("created_at", "subject", "sent_at", "attempts", "last_error")
+    list_filter = (("sent_at", admin.EmptyFieldListFilter),)
+    search_fields = ("subject",)
