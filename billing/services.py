@@ -60,7 +60,11 @@ class KeyLimitReached(BillingError):
 
 
 class MemberBudgetReached(BillingError):
-    """The organisation member's budget (for the period) is spent, or they left the organisation."""
+    """The organisation member's budget (for the period) is spent."""
+
+
+class NotAMember(MemberBudgetReached):
+    """The organisation key's owner is no longer a member (their keys are being revoked)."""
 
 
 class RedeemRefused(Exception):
@@ -358,7 +362,7 @@ def _key_hold(api_key_id: int, amount_nanos: int, now: datetime) -> int | None:
     membership = Membership.objects.filter(organisation_id=organisation_id, user_id=user_id)
     member_id = membership.values_list("pk", flat=True).first()
     if member_id is None:
-        raise MemberBudgetReached("this key's owner is no longer a member of its organisation")
+        raise NotAMember("this key's owner is no longer a member of its organisation")
     if not _limited_hold(membership, amount_nanos, now):
         raise MemberBudgetReached("this member's budget is reached")
     return member_id
@@ -410,7 +414,7 @@ def hold_placed(hold_id: int, *, account_id: int, api_key_id: int | None, amount
     if hold_id == db_functions.HOLD_MEMBER_BUDGET_REACHED:
         raise MemberBudgetReached("this member's budget is reached")
     if hold_id == db_functions.HOLD_NOT_A_MEMBER:
-        raise MemberBudgetReached("this key's owner is no longer a member of its organisation")
+        raise NotAMember("this key's owner is no longer a member of its organisation")
     return PlacedHold(id=hold_id, account_id=account_id, api_key_id=api_key_id, amount_nanos=amount_nanos)
 
 

@@ -194,6 +194,10 @@ def _place(account_id: int, api_key_id: int, amount: int, generation_id: str) ->
 def _refused(error: billing.BillingError) -> HoldRefused:
     if isinstance(error, billing.KeyLimitReached):
         return HoldRefused("This API key's spend limit is reached.", code="key_limit_reached")
+    if isinstance(error, billing.NotAMember):
+        return HoldRefused(
+            "This API key's owner is no longer a member of its organisation.", code="not_a_member"
+        )
     if isinstance(error, billing.MemberBudgetReached):
         return HoldRefused(
             f"Your budget in this organisation does not allow this request ({error}); "
@@ -245,6 +249,8 @@ class _Ask:
 def _after_refusal(refusal: billing.BillingError, ask: _Ask, refused_amount: int) -> Reservation:
     """Sync: read what the account and key can spend, then refuse with what is short, or
     place a smaller hold whose output cap the balance covers."""
+    if isinstance(refusal, billing.NotAMember):
+        raise _refused(refusal)  # no smaller hold helps
     account_id, api_key_id, endpoint = ask.account_id, ask.api_key_id, ask.endpoint
     prompt_tokens, requested_max_tokens, n = ask.prompt_tokens, ask.requested_max_tokens, ask.n
     budget, short, code = _budget(api_key_id, account_id, timezone.now()).limiting()

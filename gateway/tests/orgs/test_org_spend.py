@@ -174,3 +174,23 @@ def test_keys_api_lists_the_context_s_keys(world, live_server_url):
     from accounts.models import ApiKey
 
     assert ApiKey.objects.get(name="made by api").organisation_id == world.organisation.pk
+
+
+def test_a_member_removed_by_another_process_is_refused_before_its_key_cache_expires(
+    world, live_server_url, settings
+):
+    settings.AUTH_CACHE_SECONDS = 60  # this process keeps trusting its cached key lookup
+    dev = world.add("dev")
+    client = _client(live_server_url, dev.secret)
+    _ask(client)
+    before = world.balance()
+
+    # Another process removes the member: this one's key cache is not told.
+    from accounts.organisations.models import Membership
+
+    Membership.objects.filter(user=dev.user).delete()
+
+    with pytest.raises(openai.APIStatusError) as refused:
+        _ask(client)
+    assert refused.value.status_code == 402 and refused.value.body["code"] == "not_a_member"
+    assert world.balance() == before
