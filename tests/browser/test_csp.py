@@ -80,9 +80,9 @@ def test_no_dashboard_page_violates_the_policy(demo, live_server_url, chromium):
     assert page.evaluate("document.documentElement.dataset.theme") == "dark"
     page.goto(f"{live_server_url}/activity/")
     page.get_by_label("Status").select_option("error")
-    expect(page).to_have_url(f"{live_server_url}/activity/?key=&model=&status=error&from=&to=")
+    expect(page).to_have_url(f"{live_server_url}/activity/?key=&model=&status=error&app=&user=&from=&to=")
     expect(page.locator("#export-link")).to_have_attribute(
-        "href", "/activity/export.csv?key=&model=&status=error&from=&to="
+        "href", "/activity/export.csv?key=&model=&status=error&app=&user=&from=&to="
     )
     page.goto(f"{live_server_url}/models/")
     page.get_by_role("searchbox", name="Search").fill("lorem")

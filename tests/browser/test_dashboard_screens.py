@@ -86,11 +86,11 @@ def test_activity_filters_and_pages_without_reload(demo, live_server_url, chromi
     page.goto(f"{live_server_url}/activity/")
     first_row = page.locator("tr[data-row-id]").first.get_attribute("data-row-id")
     page.get_by_label("Status").select_option("error")
-    expect(page).to_have_url(f"{live_server_url}/activity/?key=&model=&status=error&from=&to=")
+    expect(page).to_have_url(f"{live_server_url}/activity/?key=&model=&status=error&app=&user=&from=&to=")
     for badge in page.locator("#activity-rows .badge").all():
         expect(badge).to_have_text("Error")
     expect(page.locator("#export-link")).to_have_attribute(
-        "href", "/activity/export.csv?key=&model=&status=error&from=&to="
+        "href", "/activity/export.csv?key=&model=&status=error&app=&user=&from=&to="
     )
     page.get_by_label("Status").select_option("")
     page.get_by_role("link", name="Older ›").click()
