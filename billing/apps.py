@@ -8,7 +8,7 @@ def _ensure_triggers(sender: AppConfig, using: str = "default", **kwargs: Any) -
     # SQLite drops triggers when a migration rebuilds a table; put them back.
     from django.db import connections
 
-    from billing import db_functions, db_triggers
+    from billing import db_batch, db_functions, db_triggers
 
     connection = connections[using]
     tables = connection.introspection.table_names()
@@ -17,6 +17,7 @@ def _ensure_triggers(sender: AppConfig, using: str = "default", **kwargs: Any) -
         # The hot path's functions (PostgreSQL) follow the code: a changed function body
         # takes effect at the next migrate without a migration of its own.
         db_functions.install(connection)
+        db_batch.install(connection)
 
 
 class BillingConfig(AppConfig):

@@ -131,6 +131,14 @@ def _value_converters(model: type[Model]) -> tuple[tuple[str, ValueConverter | N
     return tuple(converters)
 
 
+def row_params(model: type[Model], values: dict[str, Any]) -> list[Any]:
+    """The INSERT's parameters for a row given as ``{attname: value}`` (every column)."""
+    return [
+        values[name] if convert is None else convert(values[name])
+        for name, convert in _value_converters(model)
+    ]
+
+
 def _prep_save(field: Field, value: Any) -> Any:
     return field.get_db_prep_save(value, _django_connection())
 
@@ -143,10 +151,7 @@ async def generation_settle_values(
     pk = values[model._meta.pk.attname]
     services.settle_check(cost_nanos, pk)
     once, again, _ = _settle_statements(model)
-    params = [
-        values[name] if convert is None else convert(values[name])
-        for name, convert in _value_converters(model)
-    ]
+    params = row_params(model, values)
     params += [hold_id, cost_nanos, pk, memo, timezone.now()]
     with services.hold_must_exist(hold_id):
         await pgpool.fetch_value(once, params, retry=(again, params))

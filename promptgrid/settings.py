@@ -368,6 +368,20 @@ if GATEWAY_DB_ASYNC and not _POSTGRES:
     raise ImproperlyConfigured("GATEWAY_DB_ASYNC=true needs PostgreSQL (DATABASE_URL=postgres://…).")
 # Connections of that pool, per process (each opens them on its first request).
 GATEWAY_DB_POOL_SIZE = env_int("GATEWAY_DB_POOL_SIZE", 4, minimum=1)
+# How settlements are committed (billing/pg_batch.py). strict: each request's Generation row
+# and charge are their own transaction. batched: the requests of one process hand theirs to a
+# writer that commits all waiting rows as one statement and one transaction (each answer still
+# ends only after its own charge is committed); it needs the async pool above (PostgreSQL), and
+# elsewhere (SQLite) settlements stay strict. A batch commits as soon as the writer is free (under
+# low load it is one row), holds at most BILLING_BATCH_MAX_ROWS rows, and after a batch of more
+# than one row the writer waits BILLING_BATCH_WAIT_MS for more before the next.
+BILLING_MODE = env_str("BILLING_MODE", "strict").lower()
+if BILLING_MODE not in {"strict", "batched"}:
+    raise ImproperlyConfigured(f"BILLING_MODE={BILLING_MODE!r}: use strict or batched.")
+BILLING_BATCH_MAX_ROWS = env_int("BILLING_BATCH_MAX_ROWS", 64, minimum=1)
+if BILLING_BATCH_MAX_ROWS > 512:
+    raise ImproperlyConfigured("BILLING_BATCH_MAX_ROWS must be at most 512 (one statement's parameters).")
+BILLING_BATCH_WAIT_MS = env_int("BILLING_BATCH_WAIT_MS", 1, minimum=0)
 # Retries and fallbacks before the first byte (gateway/retry.py): retries of one endpoint, calls per request.
 ROUTING_MAX_RETRIES = env_int("ROUTING_MAX_RETRIES", 1, minimum=0)
 ROUTING_MAX_ATTEMPTS = env_int("ROUTING_MAX_ATTEMPTS", 6, minimum=1)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from billing import pg_async
+from billing import pg_async, pg_batch
 from billing import services as billing
 from billing.models import Generation
 from billing.pricing import usage_cost_nanos
@@ -163,9 +163,10 @@ async def settle_async(outcome: Outcome) -> Settled:
     """``settle`` awaited on ``promptgrid.pgpool``'s connections (PostgreSQL): the same statement."""
     cost = cost_of(outcome)
     charged = charged_of(outcome, cost)
-    await pg_async.generation_settle_values(
-        Generation, _values(outcome, charged), hold_id=outcome.hold_id, cost_nanos=cost, memo=_memo(outcome)
-    )
+    # BILLING_MODE=batched: the same row and charge, group-committed with concurrent requests.
+    write = pg_batch.generation_settle_values if pg_batch.enabled() else pg_async.generation_settle_values
+    values = _values(outcome, charged)
+    await write(Generation, values, hold_id=outcome.hold_id, cost_nanos=cost, memo=_memo(outcome))
     return Settled(cost_nanos=charged, balance_nanos=None)
 
 

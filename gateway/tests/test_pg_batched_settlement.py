@@ -1,0 +1,203 @@
+"""Group commit (``BILLING_MODE=batched``): concurrent settlements of one process commit as one
+statement and one transaction, with the same money and rows as one settlement at a time; a row
+that fails does not take the others with it; a lone request is a batch of one that waits for
+nothing. PostgreSQL only (the async pool); committed data (``transaction=True``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from django.db import IntegrityError, connection
+
+from billing import pg_batch
+from billing.audit import ledger_audit
+from billing.models import Generation, Hold, LedgerEntry, Shortfall
+from gateway.pipeline import holds, settlement
+from gateway.tests.test_pg_settlement import COST, NOT_LOGGED, _outcome, _reserve_kwargs, run
+
+pytestmark = [
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="the group commit is PostgreSQL's"),
+    pytest.mark.django_db(transaction=True),
+]
+
+
+@pytest.fixture(autouse=True)
+def batched(settings):
+    settings.GATEWAY_DB_ASYNC = True
+    settings.BILLING_MODE = "batched"
+    settings.BILLING_BATCH_WAIT_MS = 0
+    settings.CATALOG_CACHE_SECONDS = 60
+
+
+@pytest.fixture
+def endpoint(make_mock_model):
+    from catalog.snapshot import get_snapshot
+
+    make_mock_model(input_price="1", output_price="2", max_output_tokens=1000)
+    return get_snapshot().models["mock/echo"].endpoints[0]
+
+
+@pytest.fixture
+def batches(monkeypatch) -> list[int]:
+    """The size of every batch committed."""
+    sizes: list[int] = []
+    commit = pg_batch.commit
+
+    async def counted(batch: list[Any]) -> None:
+        sizes.append(len(batch))
+        await commit(batch)
+
+    monkeypatch.setattr(pg_batch, "commit", counted)
+    return sizes
+
+
+async def _reserve(customer: Any, endpoint: Any, count: int) -> list[tuple[str, holds.Reservation]]:
+    kwargs = [_reserve_kwargs(customer, endpoint) for _ in range(count)]
+    reservations = await asyncio.gather(*(holds.reserve_async(**k) for k in kwargs))
+    return [(k["generation_id"], r) for k, r in zip(kwargs, reservations, strict=True)]
+
+
+def _usage_count(customer: Any) -> int:
+    return LedgerEntry.objects.filter(account=customer.account, kind=LedgerEntry.Kind.USAGE).count()
+
+
+def test_concurrent_settlements_commit_together_and_charge_each_exactly_once(
+    make_customer, endpoint, batches
+):
+    customers = [make_customer(), make_customer()]
+    starts = [c.balance() for c in customers]
+
+    async def twenty_each() -> list[settlement.Settled]:
+        outcomes = []
+        for customer in customers:
+            for generation_id, reservation in await _reserve(customer, endpoint, 20):
+                outcomes.append(_outcome(customer, endpoint, reservation, generation_id, **NOT_LOGGED))
+        return await asyncio.gather(*(settlement.settle_shielded(o) for o in outcomes))
+
+    settled = run(twenty_each())
+    assert settled == [settlement.Settled(COST, None)] * 40
+    assert sum(batches) == 40 and len(batches) < 40  # the first commits alone, the rest together
+    for customer, start in zip(customers, starts, strict=True):
+        assert customer.balance() == start - 20 * COST
+        assert customer.held() == 0
+        assert _usage_count(customer) == 20
+        customer.key.refresh_from_db()
+        assert (customer.key.held_nanos, customer.key.usage_nanos) == (0, 20 * COST)
+    assert Generation.objects.count() == 40
+    assert not Hold.objects.exclude(status=Hold.Status.SETTLED).exists()
+    assert ledger_audit() == []
+
+
+def test_a_lone_settlement_is_a_batch_of_one(make_customer, endpoint, batches):
+    customer = make_customer()
+
+    async def one_after_another() -> None:
+        for generation_id, reservation in await _reserve(customer, endpoint, 3):
+            await settlement.settle_shielded(_outcome(customer, endpoint, reservation, generation_id))
+
+    run(one_after_another())
+    assert batches == [1, 1, 1]
+    assert _usage_count(customer) == 3
+
+
+def test_a_duplicate_generation_in_a_batch_does_not_lose_the_others(make_customer, endpoint, batches):
+    customer = make_customer()
+    start = customer.balance()
+
+    async def with_a_duplicate() -> list[Any]:
+        reserved = await _reserve(customer, endpoint, 6)
+        first_id, first = reserved[0]
+        await settlement.settle_shielded(_outcome(customer, endpoint, first, first_id, **NOT_LOGGED))
+        # The same generation settled again (a retry after a lost answer), among five others.
+        again = _outcome(customer, endpoint, reserved[1][1], first_id, **NOT_LOGGED)
+        others = [_outcome(customer, endpoint, r, g, **NOT_LOGGED) for g, r in reserved[2:]]
+        return await asyncio.gather(
+            *(settlement.settle_async(o) for o in [*others[:2], again, *others[2:]]), return_exceptions=True
+        )
+
+    results = run(with_a_duplicate())
+    names = [type(r).__name__ for r in results]
+    assert names == ["Settled", "Settled", "IntegrityError", "Settled", "Settled"]
+    assert batches[1:] == [5]  # one batch, and no row-by-row retry
+    assert customer.balance() == start - 5 * COST
+    assert _usage_count(customer) == 5
+    assert Hold.objects.filter(account=customer.account, status=Hold.Status.OPEN).count() == 1  # expires
+    assert ledger_audit() == []
+
+
+def test_without_the_conflict_clause_one_duplicate_would_refuse_the_whole_batch(make_customer, endpoint):
+    """The race the ``ON CONFLICT`` guards against: a plain multi-row INSERT fails as a whole."""
+    customer = make_customer()
+    tail = pg_batch._insert_head(Generation)[1]
+
+    def row(outcome: settlement.Outcome) -> Any:
+        values = settlement._values(outcome, 1)
+        params = pg_batch.pg_async.row_params(Generation, values)
+        return pg_batch._Row(Generation, values, params, outcome.hold_id, 1, "")
+
+    async def naive() -> None:
+        reserved = await _reserve(customer, endpoint, 3)
+        first_id, first = reserved[0]
+        await settlement.settle_shielded(_outcome(customer, endpoint, first, first_id, **NOT_LOGGED))
+        pairs = [(first_id, reserved[1][1]), reserved[2]]
+        rows = [row(_outcome(customer, endpoint, r, g, **NOT_LOGGED)) for g, r in pairs]
+        statement = pg_batch.batch_statement(Generation, 2).replace(tail, " RETURNING id")
+        from promptgrid import pgpool
+
+        with pytest.raises(IntegrityError):
+            await pgpool.fetch_value(statement, pg_batch.batch_params(rows))
+
+    run(naive())
+    assert _usage_count(customer) == 1  # the other row was lost with the duplicate
+
+
+def test_a_batch_refused_as_a_whole_is_settled_row_by_row(make_customer, endpoint, batches):
+    customer = make_customer()
+    start = customer.balance()
+
+    async def with_a_missing_hold() -> list[Any]:
+        reserved = await _reserve(customer, endpoint, 4)
+        outcomes = [_outcome(customer, endpoint, r, g, **NOT_LOGGED) for g, r in reserved]
+        outcomes[2].hold_id = 987654321  # no such hold: billing_hold_settle_batch refuses the batch
+        warm = await _reserve(customer, endpoint, 1)  # a first settlement keeps the writer busy
+        first = asyncio.ensure_future(
+            settlement.settle_async(_outcome(customer, endpoint, warm[0][1], warm[0][0], **NOT_LOGGED))
+        )
+        await asyncio.sleep(0)
+        settling = (settlement.settle_async(o) for o in outcomes)
+        results = await asyncio.gather(*settling, return_exceptions=True)
+        await first
+        return results
+
+    results = run(with_a_missing_hold())
+    assert [type(r).__name__ for r in results] == ["Settled", "Settled", "DoesNotExist", "Settled"]
+    assert batches == [1, 4]
+    assert customer.balance() == start - 4 * COST
+    assert _usage_count(customer) == 4
+    assert not Shortfall.objects.exists()
+    assert ledger_audit() == []
+
+
+def test_a_charge_above_its_hold_stops_at_the_hold_and_records_the_rest(make_customer, endpoint, batches):
+    customer = make_customer()
+    start = customer.balance()
+
+    async def over() -> list[settlement.Settled]:
+        reserved = await _reserve(customer, endpoint, 3)
+        outcomes = [_outcome(customer, endpoint, r, g, **NOT_LOGGED) for g, r in reserved]
+        for outcome, (_, reservation) in zip(outcomes, reserved, strict=True):
+            outcome.hold_nanos = reservation.amount_nanos
+        outcomes[1].usage.completion_tokens = 5000  # far beyond the hold's 50
+        return await asyncio.gather(*(settlement.settle_shielded(o) for o in outcomes))
+
+    settled = run(over())
+    hold = 100 * 1000 + 50 * 2000
+    assert [s.cost_nanos for s in settled] == [COST, hold, COST]
+    assert customer.balance() == start - 2 * COST - hold
+    shortfall = Shortfall.objects.get()
+    assert shortfall.kind == Shortfall.Kind.OVER_HOLD
+    assert shortfall.amount_nanos == (20 * 1000 + 5000 * 2000) - hold
+    assert ledger_audit() == []
