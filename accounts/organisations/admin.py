@@ -53,7 +53,7 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Organisation)
 class OrganisationAdmin(AuditedAdmin, admin.ModelAdmin):  # budgets and allowlists: audited
-    list_display = ["name", "slug", "member_count", "balance", "spend", "created_at"]
+    list_display = ["name", "slug", "member_count", "balance", "spend", "created_at", "closed_at"]
     search_fields = ["name", "slug", "memberships__user__email"]
     readonly_fields = ["slug", "created_at", "balance"]
     fields = [

@@ -27,6 +27,9 @@ class Organisation(models.Model):
     default_limit_nanos = models.BigIntegerField(null=True, blank=True)
     default_limit_reset = models.CharField(max_length=10, choices=Reset.choices, default=Reset.NEVER)
     require_mfa = models.BooleanField(default=False, help_text="Members must sign in with two factors.")
+    # Deleting an organisation closes it: its keys are revoked and its members removed, while
+    # its account, ledger and generations stay (money history is never deleted).
+    closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name", "pk"]

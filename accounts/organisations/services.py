@@ -19,7 +19,7 @@ from django.utils.text import slugify
 from accounts import services as keys
 from accounts.models import ApiKey
 from accounts.organisations.events import org_event
-from accounts.organisations.models import Membership, Organisation, Reset
+from accounts.organisations.models import Invitation, Membership, Organisation, Reset
 from accounts.services import UNSET
 from promptgrid.periods import period_start
 
@@ -274,3 +274,29 @@ def member_change_check(*, actor: Membership, target: Membership | None, role: s
     touches_owner = role == Role.OWNER or (target is not None and target.role == Role.OWNER)
     if touches_owner and not actor.is_owner:
         raise OrganisationRefused("Only an owner can make, change or remove an owner.")
+
+
+@transaction.atomic
+def organisation_close(*, organisation: Organisation, actor: Any) -> None:
+    """Delete the organisation for its members: revoke every key, remove every member.
+
+    Refused while it holds credits or has requests in flight (its money must not vanish);
+    the account, ledger and generations stay for the books, and the slug stays taken.
+    """
+    from billing.models import CreditAccount  # its balance: see the import contracts in .importlinter
+
+    organisation = _lock(organisation)
+    account = (
+        CreditAccount.objects.filter(organisation=organisation).values("balance_nanos", "held_nanos").first()
+    )
+    if account and (account["balance_nanos"] or account["held_nanos"]):
+        raise OrganisationRefused("An organisation with credits or requests in flight cannot be deleted.")
+    for key in ApiKey.objects.filter(organisation=organisation, revoked_at__isnull=True):
+        keys.api_key_revoke(key=key, actor=actor)
+    org_event(action="organisation.delete", organisation=organisation, actor=actor, target=organisation)
+    Membership.objects.filter(organisation=organisation).delete()
+    Invitation.objects.filter(
+        organisation=organisation, accepted_at__isnull=True, revoked_at__isnull=True
+    ).update(revoked_at=timezone.now())
+    organisation.closed_at = timezone.now()
+    organisation.save(update_fields=["closed_at"])

@@ -10,6 +10,7 @@ urlpatterns = [
     path("orgs/invitations/<str:token>/", views.invitation_accept, name="invitation"),
     path("orgs/<slug:slug>/", views.organisation_detail, name="detail"),
     path("orgs/<slug:slug>/settings/", views.organisation_settings, name="settings"),
+    path("orgs/<slug:slug>/delete/", views.organisation_delete, name="delete"),
     path("orgs/<slug:slug>/members/<int:member_id>/", views.member_update, name="member"),
     path("orgs/<slug:slug>/members/<int:member_id>/remove/", views.member_remove, name="member-remove"),
     path("orgs/<slug:slug>/invitations/", views.invitation_create, name="invite"),

@@ -251,6 +251,26 @@ def organisation_settings(request: HttpRequest, slug: str) -> HttpResponse:
     return _back(slug)
 
 
+@login_required
+@require_POST
+def organisation_delete(request: HttpRequest, slug: str) -> HttpResponse:
+    """Owners only, and only when the slug is typed again (the form's confirmation)."""
+    actor = selectors.membership_get(user=request.user, slug=slug)
+    if not actor.is_owner:
+        raise Http404("No such organisation.")
+    if request.POST.get("confirm", "").strip() != slug:
+        messages.error(request, f"Type {slug} to confirm deleting the organisation.")
+        return _back(slug)
+    try:
+        services.organisation_close(organisation=actor.organisation, actor=request.user)
+    except services.OrganisationRefused as error:
+        messages.error(request, str(error))
+        return _back(slug)
+    choose_context(request, "")
+    messages.success(request, f"{actor.organisation.name} is deleted; its keys no longer work.")
+    return redirect("/")
+
+
 @require_http_methods(["GET", "POST"])
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     """GET shows the invitation (and, signed out, asks to sign up or sign in first with the

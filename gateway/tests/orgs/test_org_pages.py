@@ -197,3 +197,29 @@ def test_a_key_made_on_the_keys_page_in_an_organisation_context_belongs_to_it(wo
 
     assert response.status_code == 200
     assert ApiKey.objects.get(name="made here").organisation_id == world.organisation.pk
+
+
+def test_an_owner_deletes_an_empty_organisation_and_its_keys_stop(world):
+    from accounts.keyauth import KeyRejected, authenticate
+    from billing import services as billing
+
+    slug = world.organisation.slug
+    owner = client_for(world["owner"].user, slug)
+    assert client_for(world["boss"].user).post(f"/orgs/{slug}/delete/", {"confirm": slug}).status_code == 404
+
+    owner.post(f"/orgs/{slug}/delete/", {"confirm": slug})  # it still holds $5: refused
+    assert Membership.objects.filter(organisation=world.organisation).count() == 3
+    billing.ledger_post(
+        account_id=world.account.pk, kind="adjustment", amount_nanos=-world.balance(), idempotency_key="empty"
+    )
+    owner.post(f"/orgs/{slug}/delete/", {"confirm": "wrong"})
+    assert Membership.objects.filter(organisation=world.organisation).count() == 3
+
+    assert owner.post(f"/orgs/{slug}/delete/", {"confirm": slug}).url == "/"
+
+    assert not Membership.objects.filter(organisation=world.organisation).exists()
+    with pytest.raises(KeyRejected):
+        authenticate(world["dev"].secret)
+    assert owner.get(f"/orgs/{slug}/").status_code == 404
+    world.organisation.refresh_from_db()
+    assert world.organisation.closed_at is not None
