@@ -20,6 +20,7 @@ from typing import Any
 from gateway.surfaces.chat.request import ChatRequest, InvalidRequest, validate
 from gateway.surfaces.fields import fail, obj, string
 from gateway.surfaces.responses.reasoning import details_of
+from gateway.surfaces.responses.tools import flat_name, tool_choice_of, tools_of
 
 STATELESS = (
     "PromptGrid's Responses API is stateless: send the whole conversation in 'input' "
@@ -27,23 +28,6 @@ STATELESS = (
 )
 # Fields forwarded to the canonical request as they are (their checks are chat's).
 _SAME = ("temperature", "top_p", "metadata", "user", "safety_identifier", "prompt_cache_key")
-# OpenAI's server-side tools: a model behind the gateway cannot call them, so they are left
-# out of the tool list (Codex and the agents SDK offer web_search by default).
-HOSTED_TOOLS = frozenset(
-    {
-        "web_search",
-        "web_search_preview",
-        "web_search_2025_08_26",
-        "web_search_preview_2025_03_11",
-        "file_search",
-        "code_interpreter",
-        "image_generation",
-        "computer_use_preview",
-        "mcp",
-        "tool_search",
-    }
-)
-NAMESPACE_JOIN = "__"
 _MAX_ITEMS = 10_000  # the chat check takes any length; bound the work of translating
 # The request's settings that the response object repeats back (as OpenAI's does).
 _ECHOED = (
@@ -231,60 +215,6 @@ def _items(value: Any) -> list[dict[str, Any]]:
     return conversation.done()
 
 
-def flat_name(namespace: str, name: str) -> str:
-    """A namespaced function's name in the canonical request (providers take no dots)."""
-    return f"{namespace}{NAMESPACE_JOIN}{name}"
-
-
-def _function(tool: dict[str, Any], namespace: str | None) -> dict[str, Any]:
-    name = tool.get("name")
-    function: dict[str, Any] = {
-        "name": flat_name(namespace, name) if namespace and isinstance(name, str) else name
-    }
-    for field_name in ("description", "parameters", "strict"):
-        if tool.get(field_name) is not None:
-            function[field_name] = tool[field_name]
-    return {"type": "function", "function": function}
-
-
-def _tools(value: Any) -> tuple[list[dict[str, Any]], dict[str, tuple[str, str]]]:
-    """Function tools (a namespace's flattened into ``<namespace>__<name>``), and which flat
-    names are namespaced. Tools the provider would run (web search…) are left out."""
-    if not isinstance(value, list):
-        raise fail("tools", "expected an array")
-    tools: list[dict[str, Any]] = []
-    namespaced: dict[str, tuple[str, str]] = {}
-    for i, tool in enumerate(value):
-        p = f"tools.{i}"
-        tool = obj(tool, p)
-        kind = tool.get("type")
-        if kind == "function":
-            tools.append(_function(tool, None))
-        elif kind == "namespace":
-            namespace = string(tool.get("name"), f"{p}.name")
-            for j, inner in enumerate(tool.get("tools") or ()):
-                inner = obj(inner, f"{p}.tools.{j}")
-                if inner.get("type") != "function":
-                    raise fail(f"{p}.tools.{j}.type", "a namespace takes function tools only here")
-                name = string(inner.get("name"), f"{p}.tools.{j}.name")
-                tools.append(_function(inner, namespace))
-                namespaced[flat_name(namespace, name)] = (namespace, name)
-        elif kind in HOSTED_TOOLS:
-            continue  # run by OpenAI's servers, not by a model: nothing here can run it
-        else:
-            raise fail(f"{p}.type", f"only function tools are supported, not {kind!r}")
-    return tools, namespaced
-
-
-def _tool_choice(value: Any) -> Any:
-    if isinstance(value, str):
-        return value  # none, auto, required: chat's check names a wrong one
-    choice = obj(value, "tool_choice")
-    if choice.get("type") != "function":
-        raise fail("tool_choice.type", "must be 'function' (or tool_choice one of none, auto, required)")
-    return {"type": "function", "function": {"name": choice.get("name")}}
-
-
 def _text_format(text: Any) -> dict[str, Any]:
     """``text: {format, verbosity}`` as chat's ``response_format`` and ``verbosity``."""
     text = obj(text, "text")
@@ -343,11 +273,11 @@ def translate(body: dict[str, Any]) -> ChatRequest:
         chat["max_tokens"] = body["max_output_tokens"]
     namespaced: dict[str, tuple[str, str]] = {}
     if body.get("tools") is not None:
-        tools, namespaced = _tools(body["tools"])
+        tools, namespaced = tools_of(body["tools"])
         if tools:
             chat["tools"] = tools
     if body.get("tool_choice") is not None:
-        chat["tool_choice"] = _tool_choice(body["tool_choice"])
+        chat["tool_choice"] = tool_choice_of(body["tool_choice"])
     if body.get("text") is not None:
         chat.update(_text_format(body["text"]))
     if body.get("reasoning") is not None:
