@@ -197,3 +197,29 @@ def test_the_hold_bounds_the_input_by_bytes_so_a_dense_tokenizer_is_still_charge
         assert Shortfall.objects.get().amount_nanos == 2 * 20
     assert charged(3) == 3 * 20  # the byte bound: paid in full
     assert Shortfall.objects.count() == 1
+
+
+def test_gemini_refusing_the_request_is_a_400_with_nothing_charged(world):
+    customer, client, _, gemini, _ = world
+    gemini.push("invalid")
+    before = customer.balance()
+
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.embeddings.create(model="google/gemini-embedding-001", input="hello")
+
+    assert "Google Gemini" in caught.value.message
+    assert customer.balance() == before and customer.held() == 0
+    assert Generation.objects.get().status == "error"
+
+
+@pytest.mark.parametrize("model", ["openai/text-embedding-3-small", "google/gemini-embedding-001"])
+def test_a_provider_reporting_no_usage_is_charged_the_gateways_count(world, model):
+    customer, client, upstream, gemini, _ = world
+    (upstream if model.startswith("openai") else gemini).push("no_usage")
+    before = customer.balance()
+
+    response = client.embeddings.create(model=model, input="hello world")  # 11 characters: 3 tokens
+
+    price = 20 if model.startswith("openai") else 150
+    assert response.usage.prompt_tokens == 3
+    assert before - customer.balance() == 3 * price
