@@ -1,6 +1,6 @@
 """``@openrouter/ai-sdk-provider`` (with the ``ai`` package) against a running PromptGrid: the
 node script ``clients/openrouter_ai_sdk.mjs`` calls generateText and streamText on a mock model
-and on an OpenAI model served by the fake upstream."""
+and on an OpenAI model served by the fake upstream, and embedMany on the mock embedding model."""
 
 from __future__ import annotations
 
@@ -58,14 +58,9 @@ def world(live_server_url, make_customer, make_mock_model, make_openai_model):
     return make_customer(), f"{live_server_url}/api/v1"
 
 
-def _run(script: Path, url: str, secret: str, model: str, prompt: str) -> dict:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "PROMPTGRID_BASE_URL": url,
-        "PROMPTGRID_KEY": secret,
-        "PROMPTGRID_MODEL": model,
-        "PROMPTGRID_PROMPT": prompt,
-    }
+def _run(script: Path, url: str, secret: str, **variables: str) -> dict:
+    env = {"PATH": os.environ.get("PATH", ""), "PROMPTGRID_BASE_URL": url, "PROMPTGRID_KEY": secret}
+    env.update({f"PROMPTGRID_{name.upper()}": value for name, value in variables.items()})
     done = subprocess.run(
         ["node", str(script)], cwd=TOOLS, env=env, capture_output=True, text=True, timeout=120
     )
@@ -79,7 +74,7 @@ def test_generate_text_and_stream_text_answer_and_are_billed(world, model):
     customer, url = world
     before = customer.balance()
 
-    result = _run(script, url, customer.secret, model, "one two three four five")
+    result = _run(script, url, customer.secret, model=model, prompt="one two three four five")
 
     generated, streamed = result["generated"], result["streamed"]
     assert generated["text"] == streamed["text"] == "one two three four five"
@@ -92,3 +87,21 @@ def test_generate_text_and_stream_text_answer_and_are_billed(world, model):
     assert generations[0].id == generated["responseId"]
     assert {g.app_title for g in generations} == {"AI SDK test"}
     assert before - customer.balance() == sum(g.cost_nanos for g in generations) > 0
+
+
+def test_embed_many_gets_the_mock_models_vectors_billed(world, make_mock_model):
+    from gateway.providers.mock import embedding_of
+
+    script = _installed()
+    customer, url = world
+    make_mock_model(
+        slug="mock/embed", upstream_model="embed", input_price="0.1", output_modalities=["embeddings"]
+    )
+    before = customer.balance()
+
+    result = _run(script, url, customer.secret, embed_model="mock/embed", values='["hello world", "second"]')
+
+    assert result["embeddings"] == [embedding_of("hello world"), embedding_of("second")]
+    assert result["tokens"] == 3 + 2
+    assert before - customer.balance() == 5 * 100
+    assert Generation.objects.get().api == "embeddings"
