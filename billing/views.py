@@ -44,9 +44,11 @@ def _payer(request: HttpRequest) -> CreditAccount | None:
 
 def _context(request: HttpRequest, account: CreditAccount, **extra: object) -> dict[str, object]:
     account.refresh_from_db()
-    page = Paginator(selectors.ledger_for_account(account=account), LEDGER_PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    ctx = current_context(request)
+    ledger = selectors.ledger_for_account(account=account)
+    if ctx.organisation is not None and not ctx.sees_everyone:
+        ledger = ledger.none()  # a member sees the balance they spend, not the team's books
+    page = Paginator(ledger, LEDGER_PAGE_SIZE).get_page(request.GET.get("page"))
     context: dict[str, object] = {
         "account": account,
         "page": page,
@@ -55,7 +57,7 @@ def _context(request: HttpRequest, account: CreditAccount, **extra: object) -> d
         "topup_min": settings.STRIPE_TOPUP_MIN_USD,
         "topup_max": settings.STRIPE_TOPUP_MAX_USD,
         "checkout": request.GET.get("checkout", ""),
-        "ctx": current_context(request),
+        "ctx": ctx,
     }
     context.update(extra)
     return context

@@ -223,3 +223,15 @@ def test_an_owner_deletes_an_empty_organisation_and_its_keys_stop(world):
     assert owner.get(f"/orgs/{slug}/").status_code == 404
     world.organisation.refresh_from_db()
     assert world.organisation.closed_at is not None
+
+
+def test_a_member_sees_the_organisation_balance_but_not_its_ledger(world):
+    from billing import services as billing
+
+    billing.credits_grant(account=world.account, amount_nanos=1, memo="a secret grant memo")
+
+    member = client_for(world["dev"].user, world.organisation.slug).get("/credits/").content.decode()
+    admin = client_for(world["boss"].user, world.organisation.slug).get("/credits/").content.decode()
+
+    assert "$5.000000001" in member and "a secret grant memo" not in member
+    assert "a secret grant memo" in admin
