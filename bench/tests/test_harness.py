@@ -145,3 +145,12 @@ async def test_forwarder_relays_answers_and_streams(fake_url, settings, view_nam
         await (client.aclose() if hasattr(client, "aclose") else client.close())
     views._httpx_clients.clear()
     views._aiohttp_sessions.clear()
+
+
+def test_the_surface_measurement_times_every_api_surface():
+    from bench.surfaces import measure
+
+    results = measure(20)
+
+    assert set(results) == {"chat", "messages", "responses"}
+    assert all(res["plain_us"] > 0 and res["stream_us"] > res["plain_us"] for res in results.values())
