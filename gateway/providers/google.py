@@ -537,6 +537,28 @@ def _make_client(base_url: str, api_key: str) -> tuple[genai.Client, Any]:
     return client, close
 
 
+# OpenRouter's ``input_type`` (and Gemini's own task names, any case) as Gemini's ``taskType``.
+EMBEDDING_TASKS = {
+    "search_query": "RETRIEVAL_QUERY",
+    "query": "RETRIEVAL_QUERY",
+    "search_document": "RETRIEVAL_DOCUMENT",
+    "document": "RETRIEVAL_DOCUMENT",
+    **{
+        name.lower(): name
+        for name in (
+            "RETRIEVAL_QUERY",
+            "RETRIEVAL_DOCUMENT",
+            "SEMANTIC_SIMILARITY",
+            "CLASSIFICATION",
+            "CLUSTERING",
+            "QUESTION_ANSWERING",
+            "FACT_VERIFICATION",
+            "CODE_RETRIEVAL_QUERY",
+        )
+    },
+}
+
+
 def embeddings_from(response: Any, inputs: list[str]) -> Embeddings:
     """``batchEmbedContents``' vectors in input order, and its prompt tokens (counted when it
     reports none)."""
@@ -557,7 +579,8 @@ class GoogleAdapter:
         )
 
     async def embed(self, request: dict[str, Any], target: Target) -> Embeddings:
-        """``embed_content`` (the SDK's ``batchEmbedContents``): text only; Gemini has no ``user``."""
+        """``embed_content`` (the SDK's ``batchEmbedContents``): text only; ``input_type`` becomes
+        ``taskType``; Gemini has no ``user``."""
         inputs = request["input"]
         if not all(isinstance(text, str) for text in inputs):
             raise invalid(f"{PROVIDER} embeds text only, not token arrays", "input")
@@ -565,6 +588,9 @@ class GoogleAdapter:
         config: dict[str, Any] = {"http_options": {"timeout": int(deadline * 1000)}}
         if request.get("dimensions"):
             config["output_dimensionality"] = request["dimensions"]
+        task = EMBEDDING_TASKS.get(str(request.get("input_type") or "").lower())
+        if task:
+            config["task_type"] = task
         try:
             response = await within(
                 self._client(target).aio.models.embed_content(

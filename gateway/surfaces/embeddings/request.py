@@ -31,6 +31,7 @@ class EmbeddingsRequest:
     tokenized: bool = False
     encoding_format: str = "float"
     dimensions: int | None = None
+    input_type: str | None = None  # OpenRouter's hint (search_query, search_document…)
     # ``user`` (the pipeline records it, and hashes it for the provider), and what routing may set.
     params: dict[str, Any] = field(default_factory=dict)
     # What the pipeline reads of every request: embeddings neither stream nor produce output.
@@ -63,6 +64,8 @@ class EmbeddingsRequest:
         body: dict[str, Any] = {"input": self.inputs}
         if self.dimensions is not None:
             body["dimensions"] = self.dimensions
+        if self.input_type is not None:
+            body["input_type"] = self.input_type
         if self.params.get("user") is not None:
             body["user"] = self.params["user"]
         if self.mock_delay_ms:
@@ -191,5 +194,6 @@ def validate(body: dict[str, Any]) -> EmbeddingsRequest:
         encoding_format=encoding,
         dimensions=dimensions,
         params={} if user is None else {"user": user},
+        input_type=_optional_string(body, "input_type", 64),
         mock_delay_ms=mock_delay_ms,
     )

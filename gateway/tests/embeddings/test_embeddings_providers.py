@@ -223,3 +223,16 @@ def test_a_provider_reporting_no_usage_is_charged_the_gateways_count(world, mode
     price = 20 if model.startswith("openai") else 150
     assert response.usage.prompt_tokens == 3
     assert before - customer.balance() == 3 * price
+
+
+def test_openrouters_input_type_reaches_gemini_as_its_task_type_and_openai_not_at_all(world):
+    customer, _, upstream, gemini, url = world
+
+    with OpenRouter(api_key=customer.secret, server_url=f"{url}/api/v1") as sdk:
+        sdk.embeddings.generate(model="google/gemini-embedding-001", input="q", input_type="search_query")
+        sdk.embeddings.generate(model="openai/text-embedding-3-small", input="q", input_type="search_query")
+
+    [request] = gemini_server.normalise(gemini.requests[-1].json)["requests"]
+    task = request.get("taskType") or request.get("embedContentConfig", {}).get("taskType")
+    assert task == "RETRIEVAL_QUERY"
+    assert "input_type" not in upstream.requests[-1].json
