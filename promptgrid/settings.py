@@ -327,6 +327,9 @@ PLAYGROUND_KEY_SECONDS = env_int("PLAYGROUND_KEY_SECONDS", 3600, minimum=60)
 AUTH_CACHE_SIZE = env_int("AUTH_CACHE_SIZE", 10_000, minimum=1)
 CATALOG_CACHE_SECONDS = env_int("CATALOG_CACHE_SECONDS", 2, minimum=0)
 HOLD_TTL_SECONDS = env_int("HOLD_TTL_SECONDS", 900, minimum=10)
+# OpenRouter's zero-completion insurance: no charge for an answer with no output tokens whose
+# finish reason is blank or an error. Off: every answer pays for the usage its provider reported.
+ZERO_COMPLETION_INSURANCE = env_bool("ZERO_COMPLETION_INSURANCE", True)
 UPSTREAM_CONNECT_TIMEOUT = env_decimal("UPSTREAM_CONNECT_TIMEOUT", "10")
 UPSTREAM_FIRST_BYTE_TIMEOUT = env_decimal("UPSTREAM_FIRST_BYTE_TIMEOUT", "120")
 UPSTREAM_IDLE_TIMEOUT = env_decimal("UPSTREAM_IDLE_TIMEOUT", "120")

@@ -102,6 +102,7 @@ class Flight:
         error_kind: str = "",
         produced_output: bool = True,
         completion_text: str | None = None,
+        usage_reported: bool = False,
     ) -> int:
         """Settle once (shielded), then report; returns the cost in nanos."""
         if self.settled:
@@ -131,6 +132,7 @@ class Flight:
             upstream_id=upstream_id,
             error=error,
             produced_output=produced_output,
+            usage_reported=usage_reported,
             prompt_text=self.request.messages if self.key.log_prompts else None,
             completion_text=completion_text if self.key.log_prompts else None,
             attempts=self.attempts,

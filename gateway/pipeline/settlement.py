@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
+
 from billing import pg_async, pg_batch
 from billing import services as billing
 from billing.models import Generation
@@ -61,7 +63,9 @@ class Outcome:
     error: str = ""
     prompt_text: Any = None
     completion_text: str | None = None
-    produced_output: bool = True  # False: nothing reached the client; no charge at all
+    produced_output: bool = True  # False: nothing reached the client
+    # True: ``usage`` is what the provider reported (False: the gateway's count, or nothing).
+    usage_reported: bool = False
     attempts: list[dict[str, Any]] = field(default_factory=list)  # upstream calls, in order
     app_referer: str = ""
     app_title: str = ""
@@ -70,13 +74,29 @@ class Outcome:
     organisation_id: int | None = None  # the key's organisation, if it is an organisation's
 
 
+# Finish reasons under zero-completion insurance: with no output tokens, no charge.
+INSURED_FINISH_REASONS = frozenset({"", "error"})
+
+
 def cost_of(outcome: Outcome) -> int:
-    """Tokens times the endpoint's prices; an answer with no output costs nothing (an
-    embedding's output is its vectors: it is charged for its input tokens)."""
+    """Tokens times the endpoint's prices, by OpenRouter's zero-completion insurance.
+
+    Nothing reached the client and the provider reported nothing: no charge (the gateway's
+    own count is no bill). With ``ZERO_COMPLETION_INSURANCE`` (the default), an answer with
+    no output tokens is free only when its finish reason is blank or an error; a normal stop
+    with 0 tokens, or a stream cancelled after the provider reported its prompt, pays for
+    the prompt. Without it, every answer pays for the usage reported. (An embedding's output
+    is its vectors, never tokens: it always pays for its input.)
+    """
     usage = outcome.usage
-    if not outcome.produced_output:
+    if not outcome.produced_output and not outcome.usage_reported:
         return 0
-    if usage.completion_tokens == 0 and outcome.api != Generation.Api.EMBEDDINGS:
+    if (
+        usage.completion_tokens == 0
+        and settings.ZERO_COMPLETION_INSURANCE
+        and outcome.finish_reason in INSURED_FINISH_REASONS
+        and outcome.api != Generation.Api.EMBEDDINGS
+    ):
         return 0
     return usage_cost_nanos(usage, outcome.endpoint)
 

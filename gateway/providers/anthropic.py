@@ -19,7 +19,7 @@ import anthropic
 import httpx2
 
 from catalog.targets import Target
-from gateway.providers.base import Completion, StreamEnd, StreamItem, UpstreamError, Usage
+from gateway.providers.base import Completion, StreamEnd, StreamItem, StreamUsage, UpstreamError, Usage
 from gateway.providers.clients import client_for, paced, within
 from gateway.providers.params import enforce_supported, reasoning_request, stop_sequences
 from gateway.providers.translate import (
@@ -532,6 +532,10 @@ class AnthropicAdapter:
         try:
             async for event in paced(upstream, first=target.first_byte_timeout, idle=target.idle_timeout):
                 deltas = state.feed(event)
+                if getattr(event, "type", "") == "message_start":
+                    # The prompt is counted, and billed, from here: first, so a client that
+                    # hangs up at the first chunk still finds it.
+                    yield StreamUsage(state.usage())
                 if deltas:
                     yield deltas
         except Exception as exc:

@@ -51,8 +51,16 @@ class Embeddings:
     upstream_id: str = ""
 
 
-# A streamed item: an OpenAI chunk's `choices` list (deltas), or the StreamEnd.
-StreamItem = list[dict[str, Any]] | StreamEnd
+@dataclass
+class StreamUsage:
+    """Usage a provider reported before the end (Anthropic's ``message_start``: the prompt's
+    tokens once it began processing); a stream cut before its StreamEnd is billed from it."""
+
+    usage: Usage
+
+
+# A streamed item: an OpenAI chunk's `choices` list (deltas), a StreamUsage, or the StreamEnd.
+StreamItem = list[dict[str, Any]] | StreamUsage | StreamEnd
 
 
 @dataclass
@@ -89,7 +97,8 @@ class Adapter(Protocol):
         """Return the whole answer or raise UpstreamError."""
 
     def stream(self, request: dict[str, Any], target: Target) -> AsyncIterator[StreamItem]:
-        """Yield choice-delta lists, then exactly one StreamEnd; raise UpstreamError on failure."""
+        """Yield choice-delta lists (and any StreamUsage), then exactly one StreamEnd; raise
+        UpstreamError on failure."""
 
 
 class EmbeddingAdapter(Protocol):

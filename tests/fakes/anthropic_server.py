@@ -19,6 +19,8 @@ Behaviours (``FakeUpstream.push``) are a string or a dict with a ``kind``:
 - ``malformed``: a body (or an SSE data line) that is not JSON.
 - ``error_event``: (stream) sends the first events then an ``overloaded_error`` error event.
 
+Any behaviour may carry ``input_tokens``: the prompt tokens reported (``message_start`` included).
+
 ``POST /v1/messages/count_tokens`` answers ``fake_token_count`` of the body (no behaviour consumed).
 """
 
@@ -118,6 +120,8 @@ def _plan(behaviour: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     else:
         blocks = [{"type": "text", "text": f"echo: {last_user_text(body)}"}]
         stop_reason = "end_turn"
+    if "input_tokens" in behaviour:  # any behaviour: the prompt tokens reported
+        usage["input_tokens"] = int(behaviour["input_tokens"])
     return {
         "id": "msg_fake",
         "type": "message",

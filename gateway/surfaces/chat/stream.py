@@ -18,6 +18,7 @@ are counted from the text produced and prompt tokens from the request, with
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -29,7 +30,7 @@ from gateway.pipeline import telemetry
 from gateway.pipeline.flight import STATUS_CANCELLED, STATUS_ERROR, STATUS_SUCCESS, Flight, usage_body
 from gateway.pipeline.replies import EVENT_STREAM, Reply, error_reply
 from gateway.pipeline.tokens import tokens_for_chars
-from gateway.providers.base import StreamEnd, StreamItem, UpstreamError, Usage
+from gateway.providers.base import StreamEnd, StreamItem, StreamUsage, UpstreamError, Usage
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class Relay:
         self.chars = 0
         self.texts: list[str] | None = [] if flight.key.log_prompts else None
         self.end: StreamEnd | None = None
+        self.reported: Usage | None = None  # usage the provider reported before its end
         self.finish_reason = ""
         self.prefix = {
             "id": flight.generation_id,
@@ -147,6 +149,9 @@ class Relay:
     def _usage(self) -> Usage:
         if self.end is not None and self.end.usage is not None:
             return self.end.usage
+        if self.reported is not None:  # cut short: the provider's prompt count, the output counted
+            produced = max(self.reported.completion_tokens, tokens_for_chars(self.chars))
+            return dataclasses.replace(self.reported, completion_tokens=produced)
         return Usage(
             prompt_tokens=self.flight.counted_prompt_tokens(),
             completion_tokens=tokens_for_chars(self.chars),
@@ -164,6 +169,8 @@ class Relay:
             while True:
                 if isinstance(item, StreamEnd):
                     self.end = item
+                elif isinstance(item, StreamUsage):
+                    self.reported = item.usage
                 elif item:
                     yield self._chunk(item)
                 try:
@@ -180,6 +187,7 @@ class Relay:
                 native_finish_reason=(self.end.native_finish_reason if self.end else "") or finish,
                 upstream_id=self.end.upstream_id if self.end else "",
                 completion_text=self._text(),
+                usage_reported=self._usage_reported(),
             )
             for event in self.closing(usage, cost):
                 yield event
@@ -216,6 +224,10 @@ class Relay:
         }
         return [b"data: " + orjson.dumps(body) + b"\n\n", DONE]
 
+    def _usage_reported(self) -> bool:
+        """Whether the usage is the provider's (not the gateway's count of what went by)."""
+        return (self.end is not None and self.end.usage is not None) or self.reported is not None
+
     def _text(self) -> str | None:
         return None if self.texts is None else "".join(self.texts)
 
@@ -230,6 +242,7 @@ class Relay:
             error_kind=error.kind,
             produced_output=self.chars > 0,
             completion_text=self._text(),
+            usage_reported=self._usage_reported(),
         )
 
     async def _settle_cancelled(self) -> None:
@@ -242,4 +255,5 @@ class Relay:
             error="The client disconnected.",
             produced_output=self.chars > 0,
             completion_text=self._text(),
+            usage_reported=self._usage_reported(),
         )

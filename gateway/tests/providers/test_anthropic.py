@@ -13,7 +13,7 @@ import pytest
 from billing.pricing import usage_cost_nanos
 from catalog.targets import Target
 from gateway.providers.anthropic import AnthropicAdapter
-from gateway.providers.base import StreamEnd, UpstreamError, Usage
+from gateway.providers.base import StreamEnd, StreamUsage, UpstreamError, Usage
 from gateway.tests.providers.conftest import make_target
 from tests.fakes.server import FakeUpstream
 
@@ -42,7 +42,7 @@ async def collect(adapter: AnthropicAdapter, request: dict[str, Any], target: Ta
     async for item in adapter.stream(request, target):
         if isinstance(item, StreamEnd):
             end = item
-        else:
+        elif not isinstance(item, StreamUsage):  # the prompt's count, before the deltas
             deltas.extend(item)
     return deltas, end
 
@@ -534,7 +534,8 @@ async def test_a_stalled_stream_times_out_with_the_usage_seen_so_far(anthropic_u
         ):
             deltas.append(item)
     assert (caught.value.kind, caught.value.status) == ("timeout", 504)
-    assert deltas[0][0]["delta"]["role"] == "assistant"
+    assert deltas[0] == StreamUsage(Usage(prompt_tokens=10, completion_tokens=1))  # message_start's
+    assert deltas[1][0]["delta"]["role"] == "assistant"
     assert caught.value.extra["usage"].prompt_tokens == 10
 
 
@@ -654,10 +655,11 @@ async def test_closing_the_stream_early_closes_the_upstream_connection(anthropic
 
     anthropic_upstream.push({"kind": "stall", "seconds": 0.5})
     stream = AnthropicAdapter().stream(chat(user("hi")), anthropic_target)
+    usage = await anext(stream)
     first = await anext(stream)
     await stream.aclose()  # the client went away
 
-    assert first[0]["delta"]["role"] == "assistant"
+    assert isinstance(usage, StreamUsage) and first[0]["delta"]["role"] == "assistant"
     for _ in range(40):
         if anthropic_upstream.disconnects:
             break
