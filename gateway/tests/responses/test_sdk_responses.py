@@ -8,6 +8,7 @@ import json
 import httpx
 import openai
 import pytest
+from django.db import connection
 
 from billing.models import Generation
 from gateway.tests.responses.conftest import ANTHROPIC_USAGE_NANOS, GEMINI_USAGE_NANOS, MODELS
@@ -372,3 +373,35 @@ def test_provider_failures_are_openai_errors_with_gateway_statuses_and_nothing_i
 
     assert world.customer.balance() == before and world.customer.held() == 0
     assert set(Generation.objects.values_list("status", flat=True)) == {"error"}
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="concurrent writers: the in-memory SQLite test database locks"
+)
+def test_a_key_spend_cap_holds_under_concurrent_responses_streams(world, make_customer, make_mock_model):
+    from concurrent.futures import ThreadPoolExecutor
+
+    make_mock_model(slug="mock/lorem", upstream_model="lorem", input_price="1", output_price="2")
+    # Each request's hold covers 1,000 output tokens at $2/M = 2,000,000 nanos (plus its prompt):
+    # the cap admits two at a time, however many arrive together.
+    capped = make_customer(limit_nanos=5_000_000)
+    before = capped.balance()
+    body = {"model": "mock/lorem", "input": "go", "max_output_tokens": 1000, "stream": True}
+    body["mock_delay_ms"] = 50  # every stream is still open when the last one arrives
+    url = f"{world.url}/api/v1/responses"
+
+    def one(_: int) -> int:
+        with httpx.Client(timeout=60) as client:
+            with client.stream("POST", url, headers=capped.headers, json=body) as response:
+                response.read()
+                return response.status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(one, range(8)))
+
+    assert statuses.count(200) >= 1 and statuses.count(402) >= 1
+    assert set(statuses) <= {200, 402}
+    spent = before - capped.balance()
+    generations = Generation.objects.filter(api_key_id=capped.key.id)
+    assert spent == sum(g.cost_nanos for g in generations) <= 5_000_000
+    assert capped.held() == 0
