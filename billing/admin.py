@@ -21,7 +21,7 @@ from django.urls import path
 
 from billing import services
 from billing.forms import GrantForm, RedeemBatchForm
-from billing.models import CreditAccount, Hold, LedgerEntry, Payment, RedeemCode
+from billing.models import CreditAccount, Hold, LedgerEntry, Payment, RedeemCode, Shortfall
 from promptgrid.money import format_usd, usd_to_nanos
 
 
@@ -125,6 +125,22 @@ class HoldAdmin(ReadOnlyAdmin):
     )
     list_filter = ("status",)
     search_fields = ("generation_id", "account__user__email")
+
+
+@admin.register(Shortfall)
+class ShortfallAdmin(ReadOnlyAdmin):
+    """Usage not charged in full (``audit_ledger`` lists the open ones). Charge it by hand
+    with an adjustment if it should be, then mark it resolved."""
+
+    list_display = ("created_at", "kind", "generation_id", "account", "amount_nanos", "resolved_at")
+    list_filter = ("kind", ("resolved_at", admin.EmptyFieldListFilter))
+    search_fields = ("generation_id", "account__user__email")
+    actions = ["mark_resolved"]
+
+    @admin.action(description="Mark resolved (settled by hand or written off)")
+    def mark_resolved(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = services.shortfalls_resolve(ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"{count} shortfall(s) marked resolved.", messages.SUCCESS)
 
 
 @admin.register(Payment)

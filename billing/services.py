@@ -668,6 +668,11 @@ def shortfall_record_unsettled(
     )
 
 
+def shortfalls_resolve(*, ids: list[int]) -> int:
+    """Mark shortfalls resolved (an operator settled or wrote them off); returns how many."""
+    return Shortfall.objects.filter(pk__in=ids, resolved_at__isnull=True).update(resolved_at=timezone.now())
+
+
 @transaction.atomic
 def hold_release(*, hold_id: int) -> bool:
     """Give an unused hold back (nothing reached the provider). True if it was open."""

@@ -82,3 +82,27 @@ def test_account_balance_cannot_be_edited_in_admin(admin_client, funded):
     response = admin_client.post(f"/admin/billing/creditaccount/{funded.pk}/change/", {"balance_nanos": "1"})
     assert response.status_code == 403
     assert CreditAccount.objects.get(pk=funded.pk).balance_nanos == 10_000_000_000
+
+
+def test_a_shortfall_is_listed_for_the_operator_and_leaves_the_audit_once_resolved(admin_client, funded):
+    from billing.audit import ledger_audit
+    from billing.models import Shortfall
+
+    hold = services.hold_place(account_id=funded.pk, amount_nanos=100, ttl_seconds=60)
+    services.shortfall_record_unsettled(
+        generation_id="gen-lost", hold_id=hold.id, api_key_id=None, amount_nanos=400, detail="db down"
+    )
+    services.hold_release(hold_id=hold.id)
+    assert [v.check for v in ledger_audit()] == ["settlement failed"]
+
+    page = admin_client.get("/admin/billing/shortfall/")
+    assert page.status_code == 200 and b"gen-lost" in page.content
+    assert admin_client.get("/admin/billing/shortfall/add/").status_code == 403
+    shortfall = Shortfall.objects.get()
+    done = admin_client.post(
+        "/admin/billing/shortfall/", {"action": "mark_resolved", ACTION_CHECKBOX_NAME: [shortfall.pk]}
+    )
+
+    assert done.status_code == 302
+    assert Shortfall.objects.get().resolved_at is not None
+    assert ledger_audit() == []

@@ -54,6 +54,68 @@ def test_a_prompt_with_nul_is_charged_and_logged_with_the_nul_replaced(logging_c
     assert ledger_audit() == []
 
 
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_through_the_async_pool_text_with_nul_and_lone_surrogates_is_stored_replaced(
+    make_customer, make_mock_model, settings
+):
+    """The hot path's own writer (GATEWAY_DB_ASYNC): psycopg refuses NUL in text, PostgreSQL
+    the \\u0000 escape in jsonb, and UTF-8 a lone surrogate."""
+    import asyncio
+
+    from django.utils import timezone
+
+    from catalog.snapshot import get_snapshot
+    from gateway.pipeline import holds, settlement
+    from gateway.pipeline.flight import new_generation_id
+    from gateway.providers.base import Usage
+
+    settings.GATEWAY_DB_ASYNC = True
+    make_mock_model(input_price="1", output_price="2")
+    endpoint = get_snapshot().models["mock/echo"].endpoints[0]
+    customer = make_customer()
+    before = customer.balance()
+    generation_id = new_generation_id()
+
+    async def request() -> settlement.Settled:
+        reservation = await holds.reserve_async(
+            user_id=customer.user.pk,
+            account_id=customer.account.pk,
+            api_key_id=customer.key.pk,
+            endpoint=endpoint,
+            prompt_tokens=100,
+            requested_max_tokens=50,
+            n=1,
+            generation_id=generation_id,
+        )
+        outcome = settlement.Outcome(
+            generation_id=generation_id,
+            user_id=customer.user.pk,
+            api_key_id=customer.key.pk,
+            endpoint=endpoint,
+            model_id=None,
+            hold_id=reservation.hold_id,
+            hold_nanos=reservation.amount_nanos,
+            streamed=True,
+            created_at=timezone.now(),
+            usage=Usage(prompt_tokens=10, completion_tokens=5),
+            finish_reason="stop",
+            prompt_text=[{"role": "user", "content": "a\u0000b", "k\u0000": "\ud800"}],
+            completion_text="c\u0000d\udfff",
+            error="upstream said \u0000",
+        )
+        return await settlement.settle_shielded(outcome)
+
+    settled = asyncio.run(request())
+
+    generation = Generation.objects.get(pk=generation_id)
+    assert generation.prompt_text == [{"role": "user", "content": "a\ufffdb", "k\ufffd": "\ufffd"}]
+    assert (generation.completion_text, generation.error) == ("c\ufffdd\ufffd", "upstream said \ufffd")
+    assert settled.cost_nanos == generation.cost_nanos == 10 * 1000 + 5 * 2000
+    assert before - customer.balance() == settled.cost_nanos and customer.held() == 0
+    assert ledger_audit() == []
+
+
 def test_storable_text_replaces_nul_and_lone_surrogates_and_leaves_clean_text_alone():
     clean = "héllo ✓ 😀"
     assert storable_text(clean) is clean
