@@ -30,6 +30,8 @@ class OrganisationRefused(Exception):
     """A change the rules forbid (the last owner leaving, a bad slug…); the message is safe to show."""
 
 
+MAX_OWNED = 50  # organisations one user may own: a bound on what one account can create
+
 # Path segments of the organisation pages that a slug must not shadow (/orgs/<slug>/).
 _RESERVED_SLUGS = frozenset({"new", "switch", "invitations"})
 
@@ -50,6 +52,8 @@ def organisation_create(*, name: str, owner: Any) -> Organisation:
         raise OrganisationRefused("An organisation needs a name.")
     if len(name) > 100:
         raise OrganisationRefused("An organisation's name is at most 100 characters.")
+    if Membership.objects.filter(user=owner, role=Role.OWNER).count() >= MAX_OWNED:
+        raise OrganisationRefused(f"You can own at most {MAX_OWNED} organisations.")
     for _ in range(3):  # a racing creation of the same name takes the slug: try another
         try:
             with transaction.atomic():

@@ -166,3 +166,13 @@ def test_role_budget_and_removal_are_in_the_organisations_audit_log(acme, dev):
     assert [a for a, _, _ in actions] == ["member.add", "member.role", "member.budget", "member.remove"]
     assert actions[1][1:] == ({"role": "member"}, {"role": "admin"})
     assert actions[2][2]["limit_nanos"] == 2_000_000_000
+
+
+def test_one_user_owns_a_bounded_number_of_organisations(owner, monkeypatch):
+    from accounts.organisations import services
+
+    monkeypatch.setattr(services, "MAX_OWNED", 2)
+    run("create_org", "--name", "One", "--owner", owner.email)
+    run("create_org", "--name", "Two", "--owner", owner.email)
+    with pytest.raises(CommandError, match="at most 2"):
+        run("create_org", "--name", "Three", "--owner", owner.email)
