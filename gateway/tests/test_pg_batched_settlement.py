@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from django.db import IntegrityError, connection
 
-from billing import pg_batch
+from billing import pg_batch, services
 from billing.audit import ledger_audit
 from billing.models import Generation, Hold, LedgerEntry, Shortfall
 from gateway.pipeline import holds, settlement
@@ -200,4 +200,36 @@ def test_a_charge_above_its_hold_stops_at_the_hold_and_records_the_rest(make_cus
     shortfall = Shortfall.objects.get()
     assert shortfall.kind == Shortfall.Kind.OVER_HOLD
     assert shortfall.amount_nanos == (20 * 1000 + 5000 * 2000) - hold
+    assert ledger_audit() == []
+
+
+def test_a_released_hold_in_a_batch_is_charged_only_what_the_balance_still_allows(
+    make_customer, endpoint, batches
+):
+    hold = 100 * 1000 + 50 * 2000
+    customer = make_customer(credits_nanos=4 * hold)
+    start = customer.balance()
+    big = 20 * 1000 + 5000 * 2000  # far more than any hold
+
+    async def settle(reserved: list[tuple[str, holds.Reservation]]) -> None:
+        await _reserve(customer, endpoint, 2)  # still in flight: their holds stay
+        outcomes = [_outcome(customer, endpoint, r, g, **NOT_LOGGED) for g, r in reserved]
+        outcomes[2].usage.completion_tokens = 5000
+        await asyncio.gather(*(settlement.settle_shielded(o) for o in outcomes))
+
+    reserved = run(_reserve(customer, endpoint, 3))
+    services.hold_release(hold_id=reserved[2][1].hold_id)  # its sweep ran
+    run(settle(reserved))
+    assert 3 in batches  # the three settled together
+    # The open holds charge COST each; the released one what balance minus the holds in flight
+    # leaves after them, and the rest is a shortfall, as billing_hold_settle does.
+    late_charge = (start - 2 * COST) - 2 * hold
+    assert customer.balance() == start - 2 * COST - late_charge
+    assert customer.held() == 2 * hold
+    assert _usage_count(customer) == 3
+    customer.key.refresh_from_db()
+    assert (customer.key.held_nanos, customer.key.usage_nanos) == (2 * hold, 2 * COST + late_charge)
+    shortfall = Shortfall.objects.get()
+    assert (shortfall.kind, shortfall.amount_nanos) == (Shortfall.Kind.OVER_HOLD, big - late_charge)
+    assert "(released)" in shortfall.detail
     assert ledger_audit() == []
