@@ -1,6 +1,7 @@
 """The ASGI front of the OpenAI-compatible endpoints.
 
-``POST /api/v1/chat/completions`` is served straight from ASGI (``serve_chat``):
+``POST /api/v1/chat/completions`` is served straight from ASGI (``serve_chat``), and so are
+the other surfaces of the same pipeline, ``/api/v1/messages`` and ``/api/v1/responses``:
 no Django request, middleware, URL resolution, signals or response objects on
 the hot path; ``gateway.surfaces.chat.endpoint.handle_chat`` does the work and returns a ``Reply``
 that is written to the wire here. The other hot path (``/api/v1/generation``)
