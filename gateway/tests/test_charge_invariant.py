@@ -1,7 +1,8 @@
 """The money invariant over generated requests: whatever the prompt size, max_tokens, prices,
-balance, key limit and whatever the provider then reports, a request is either refused
-before any hold (400 or 402) or charged at most its hold; no balance, available balance or
-key limit goes below zero; what was not charged is a Shortfall; the audit stays clean.
+balance, key limit, organisation member's budget and whatever the provider then reports, a
+request is either refused before any hold (400 or 402) or charged at most its hold; no
+balance, available balance, key limit or member budget goes below zero; what was not charged
+is a Shortfall; the audit stays clean.
 
 The same property runs on the database the suite runs on (SQLite's ORM path, or
 PostgreSQL's single-statement functions), and on PostgreSQL once more through the async
@@ -46,6 +47,8 @@ case = st.fixed_dictionaries(
         "request_price": st.sampled_from([Decimal(0), Decimal("0.001")]),
         "balance": NANOS,
         "key_limit": st.none() | NANOS,
+        # An organisation's key instead of a personal one: the member's budget limits it too.
+        "member_budget": st.sampled_from([False, None]) | NANOS,
         # What the provider reports, as a multiple of the hold's prompt bound and output cap:
         # above 1 is a provider (or a catalog) that the hold did not foresee.
         "prompt_factor": st.sampled_from([0, 0.25, 1, 1.5, 40]),
@@ -62,10 +65,37 @@ def endpoint(make_mock_model):
     return get_snapshot().models["mock/echo"].endpoints[0]
 
 
-def _customer(balance: int, key_limit: int | None) -> Any:
-    return create_customer(
-        email=f"prop{next(_emails)}@example.com", credits_nanos=balance, limit_nanos=key_limit
+@dataclasses.dataclass
+class Spender:
+    user: Any
+    account: Any
+    key: Any
+    member: Any = None  # the Membership whose budget the key spends, for an organisation's key
+
+
+def _customer(balance: int, key_limit: int | None, member_budget: int | bool | None) -> Spender:
+    n = next(_emails)
+    if member_budget is False:
+        customer = create_customer(email=f"prop{n}@example.com", credits_nanos=balance, limit_nanos=key_limit)
+        return Spender(customer.user, customer.account, customer.key)
+    from django.contrib.auth import get_user_model
+
+    from accounts.organisations import services as orgs
+    from accounts.organisations.models import Membership
+    from accounts.services import api_key_create
+    from billing import services as billing
+
+    users = get_user_model().objects
+    organisation = orgs.organisation_create(
+        name=f"Org {n}", owner=users.create_user(f"owner{n}", f"owner{n}@example.com", "pw-123456789")
     )
+    account = billing.account_for_organisation(organisation=organisation)
+    if balance:
+        billing.credits_grant(account=account, amount_nanos=balance, idempotency_key=f"seed:org{n}")
+    user = users.create_user(f"member{n}", f"member{n}@example.com", "pw-123456789")
+    orgs.member_set(organisation=organisation, user=user, limit_nanos=member_budget)
+    key, _ = api_key_create(user=user, name="k", organisation_id=organisation.pk, limit_nanos=key_limit)
+    return Spender(user, account, key, Membership.objects.get(organisation=organisation, user=user))
 
 
 def _outcome(customer: Any, endpoint: Any, reservation: holds.Reservation, generation_id: str, usage: Usage):
@@ -92,7 +122,7 @@ def _request(example: dict[str, Any], endpoint: Any) -> tuple[Any, Any, list[dic
         request_price=example["request_price"],
         context_length=example["context_length"],
     )
-    customer = _customer(example["balance"], example["key_limit"])
+    customer = _customer(example["balance"], example["key_limit"], example["member_budget"])
     messages = [{"role": "user", "content": "x" * example["prompt_chars"]}]
     return priced, customer, messages
 
@@ -130,6 +160,11 @@ def _check(customer: Any, example: dict[str, Any], reservation: holds.Reservatio
     if key.limit_nanos is not None:
         assert key.usage_nanos <= key.limit_nanos
     assert key.usage_nanos == spent
+    if customer.member is not None:
+        member = type(customer.member).objects.get(pk=customer.member.pk)
+        assert member.held_nanos == 0 and member.usage_nanos == spent
+        if member.limit_nanos is not None:
+            assert member.usage_nanos <= member.limit_nanos
     if reservation is None:  # refused before any hold
         assert spent == 0 and not Hold.objects.filter(account_id=account.pk).exists()
     else:
