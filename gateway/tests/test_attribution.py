@@ -136,3 +136,43 @@ def test_activity_filters_by_app_and_by_user_and_shows_the_app(world):
     assert listed("?app=Nobody") == []
     page = browser.get("/activity/").content.decode()
     assert "· Alpha" in page and 'name="app"' in page and 'name="user"' in page
+
+
+def test_a_utf8_title_is_kept_and_an_overlong_referer_is_cut(world):
+    customer, url = world
+    headers = {
+        b"Authorization": f"Bearer {customer.secret}".encode(),
+        b"X-Title": "Café Ünïcode".encode(),
+        b"HTTP-Referer": b"https://long.example/" + b"a" * 600,
+    }
+
+    reply = httpx.post(
+        f"{url}/chat/completions", json={"model": "mock/echo", "messages": HELLO}, headers=headers
+    )
+
+    gen = Generation.objects.get(pk=reply.json()["id"])
+    assert gen.app_title == "Café Ünïcode"
+    assert gen.app_referer.startswith("https://long.example/") and len(gen.app_referer) == 500
+
+
+def test_the_activity_export_carries_app_and_user(world):
+    customer, url = world
+    _client(url, customer.secret, **{"X-Title": "Exported"}).chat.completions.create(
+        model="mock/echo", messages=HELLO, user="u-9"
+    )
+    browser = Client()
+    browser.force_login(customer.user)
+
+    lines = b"".join(browser.get("/activity/export.csv").streaming_content).decode().splitlines()
+
+    header = lines[0].split(",")
+    row = dict(zip(header, lines[1].split(","), strict=False))
+    assert (row["app_title"], row["user"]) == ("Exported", "u-9")
+
+
+def test_header_values_lose_control_characters_and_surrounding_space():
+    from gateway.pipeline.attribution import app_from
+
+    app = app_from({"x-title": "  My\x07 App\t ", "http-referer": "https://x.example/\x00"}.get)
+
+    assert (app.title, app.referer) == ("My App", "https://x.example/")
