@@ -11,6 +11,7 @@ urlpatterns = [
     path("messages", messages.messages, name="api-messages"),
     path("messages/count_tokens", messages.count_tokens, name="api-messages-count-tokens"),
     path("responses", responses.responses, name="api-responses"),
+    path("responses/input_tokens", responses.input_tokens, name="api-responses-input-tokens"),
     path("responses/<str:response_id>", responses.stored_response, name="api-response"),
     path("responses/<str:response_id>/<str:action>", responses.stored_response),
     path("embeddings", embeddings.embeddings, name="api-embeddings"),

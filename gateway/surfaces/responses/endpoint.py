@@ -16,11 +16,14 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from gateway.pipeline import attribution
+from gateway.pipeline.auth import Unauthorized, authenticate_bearer
 from gateway.pipeline.flight import Flight
-from gateway.pipeline.replies import Reply, error_reply, to_django
+from gateway.pipeline.replies import Reply, error_reply, json_reply, to_django
+from gateway.pipeline.tokens import count_prompt_tokens
 from gateway.providers.base import Completion
+from gateway.routing import routes as routing
 from gateway.surfaces.chat.endpoint import Surface, handle_chat
-from gateway.surfaces.chat.request import ChatRequest, read_body
+from gateway.surfaces.chat.request import ChatRequest, InvalidRequest, parse_json, read_body
 from gateway.surfaces.responses import answer
 from gateway.surfaces.responses.request import translate
 from gateway.surfaces.responses.stream import ResponsesRelay
@@ -69,6 +72,36 @@ async def responses(request: HttpRequest) -> HttpResponse | StreamingHttpRespons
         lambda: read_body(request),
         getattr(request, "request_id", ""),
     )
+    return to_django(reply)
+
+
+async def handle_input_tokens(authorization: str, read: Callable[[], bytes]) -> Reply:
+    """``POST /responses/input_tokens``: the gateway's estimate of the prompt, free of charge.
+
+    The same count as a stream without usage is billed with (``gateway.pipeline.tokens``); the
+    model must be one the key may call."""
+    try:
+        key = await authenticate_bearer(authorization)
+    except Unauthorized as exc:
+        return error_reply(401, str(exc), code="invalid_api_key")
+    try:
+        raw = parse_json(read())
+        raw["stream"] = False
+        chat = translate(raw)
+        routing.resolve(await routing.current_snapshot(), chat, key)
+    except InvalidRequest as exc:
+        return error_reply(exc.status, exc.message, code="invalid_request", param=exc.param)
+    except routing.RouteError as exc:
+        return error_reply(exc.status, exc.message, code=exc.code, param=exc.param)
+    tokens = count_prompt_tokens(chat.messages, chat.tools)
+    return json_reply({"object": "response.input_tokens", "input_tokens": tokens})
+
+
+@csrf_exempt
+async def input_tokens(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    if request.method != "POST":
+        return to_django(error_reply(405, "Use POST.", headers={"Allow": "POST"}))
+    reply = await handle_input_tokens(request.headers.get("Authorization", ""), lambda: read_body(request))
     return to_django(reply)
 
 

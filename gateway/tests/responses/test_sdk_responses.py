@@ -405,3 +405,23 @@ def test_a_key_spend_cap_holds_under_concurrent_responses_streams(world, make_cu
     generations = Generation.objects.filter(api_key_id=capped.key.id)
     assert spent == sum(g.cost_nanos for g in generations) <= 5_000_000
     assert capped.held() == 0
+
+
+def test_input_tokens_are_counted_free_of_charge_for_models_the_key_may_call(world):
+    before = world.customer.balance()
+
+    short = world.client.responses.input_tokens.count(model="mock/echo", input="Hi")
+    long = world.client.responses.input_tokens.count(
+        model="anthropic/claude-sonnet-4-5", instructions="Be brief.", input="Hi " * 400, tools=[WEATHER]
+    )
+
+    assert short.object == "response.input_tokens" and 0 < short.input_tokens < long.input_tokens
+    assert world.customer.balance() == before and not Generation.objects.exists()
+    with pytest.raises(openai.NotFoundError):
+        world.client.responses.input_tokens.count(model="nope/nothing", input="x")
+    with pytest.raises(openai.BadRequestError):
+        world.client.responses.input_tokens.count(model="mock/echo", input="x", previous_response_id="r")
+    anonymous = httpx.post(
+        f"{world.url}/api/v1/responses/input_tokens", json={"model": "mock/echo", "input": "x"}
+    )
+    assert anonymous.status_code == 401
