@@ -38,9 +38,10 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(CreditAccount)
 class CreditAccountAdmin(ReadOnlyAdmin):
-    list_display = ("id", "user", "balance", "held", "available", "created_at")
-    search_fields = ("user__email", "user__username")
-    readonly_fields = ("user", "balance_nanos", "held_nanos", "created_at")
+    list_display = ("id", "user", "organisation", "balance", "held", "available", "created_at")
+    search_fields = ("user__email", "user__username", "organisation__name", "organisation__slug")
+    readonly_fields = ("user", "organisation", "balance_nanos", "held_nanos", "created_at")
+    list_select_related = ("user", "organisation")
     actions = ["grant_credits"]
 
     @admin.display(description="Balance", ordering="balance_nanos")

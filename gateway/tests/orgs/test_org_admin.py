@@ -40,3 +40,24 @@ def test_members_are_listed_read_only(staff):
     listing = staff.get("/admin/organisations/membership/").content.decode()
     assert "dev@team.test" in listing and "Admin" in listing
     assert staff.get("/admin/organisations/membership/add/").status_code == 403
+
+
+def test_an_operator_finds_an_organisation_s_account_and_grants_it_credits(staff):
+    from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+
+    world = make_org(credits_nanos=0, name="Granted Co")
+    listing = staff.get("/admin/billing/creditaccount/?q=granted").content.decode()
+    assert "Granted Co" in listing
+
+    staff.post(
+        "/admin/billing/creditaccount/",
+        {
+            "action": "grant_credits",
+            ACTION_CHECKBOX_NAME: [world.account.pk],
+            "amount": "0.000000007",
+            "memo": "launch credit",
+            "apply": "Grant",
+        },
+    )
+
+    assert world.balance() == 7
