@@ -21,10 +21,20 @@ from promptgrid.money import format_usd
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ["name", "user", "masked", "kind", "status", "spend", "created_at", "last_used_at"]
+    list_display = [
+        "name",
+        "user",
+        "organisation",
+        "masked",
+        "kind",
+        "status",
+        "spend",
+        "created_at",
+        "last_used_at",
+    ]
     list_filter = ["kind", "disabled", "limit_reset"]
-    search_fields = ["name", "masked", "user__email"]
-    list_select_related = ["user"]
+    search_fields = ["name", "masked", "user__email", "organisation__slug"]
+    list_select_related = ["user", "organisation"]
     actions = ["revoke_keys", "disable_keys", "enable_keys"]
     readonly_fields = [field.name for field in ApiKey._meta.fields]
 
