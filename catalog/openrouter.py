@@ -19,6 +19,7 @@ MILLION = Decimal(1_000_000)
 _TOKENIZERS = {"openai": "GPT", "anthropic": "Claude", "google": "Gemini"}
 LIST_KEY = "openrouter:list"
 ITEM_KEY = "openrouter:items"
+TEXT_LIST_KEY = "openrouter:list:text"  # the default list: models that answer in text
 
 
 def per_token(price_per_million: Decimal) -> str:
@@ -113,17 +114,27 @@ def models_filtered_json(
 ) -> bytes:
     """The list narrowed as OpenRouter narrows it: every parameter named in
     ``supported_parameters`` supported; some modality of ``output_modalities`` produced
-    (``all``, or nothing given, lists every model)."""
+    (nothing given means ``text``, as OpenRouter defaults; ``all`` lists every model, embedding
+    models included)."""
     params = _wanted(supported_parameters)
-    outputs = _wanted(output_modalities)
-    if not params and (not outputs or "all" in outputs):
+    outputs = _wanted(output_modalities) or {"text"}
+    if not params and "all" in outputs:
         return models_list_json(snapshot)
+    if not params and outputs == {"text"}:  # the default list: built once per snapshot
+        body = snapshot.extra.get(TEXT_LIST_KEY)
+        if body is None:
+            body = snapshot.extra[TEXT_LIST_KEY] = _filtered(snapshot, params, outputs)
+        return body
+    return _filtered(snapshot, params, outputs)
+
+
+def _filtered(snapshot: CatalogSnapshot, params: set[str], outputs: set[str]) -> bytes:
     items = _items(snapshot)
     kept = [
         body
         for slug, body in items.items()
         if params <= set(snapshot.models[slug].supported_parameters)
-        and (not outputs or "all" in outputs or outputs & set(snapshot.models[slug].output_modalities))
+        and ("all" in outputs or outputs & set(snapshot.models[slug].output_modalities))
     ]
     return _list_body(kept)
 

@@ -21,8 +21,8 @@ def seeded(db):
     call_command("seed_catalog", stdout=StringIO())
 
 
-def _list(client):
-    response = client.get("/api/v1/models")
+def _list(client, query: str = ""):
+    response = client.get(f"/api/v1/models{query}")
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
     return response.json()
@@ -35,12 +35,17 @@ def test_models_list_validates_against_openrouters_schema(seeded, client):
 
 
 def test_models_list_needs_no_authentication_and_lists_every_seeded_model(seeded, client):
-    body = _list(client)
-    assert {m["id"] for m in body["data"]} == {m["id"] for m in catalog_data()["models"]}
+    shipped = catalog_data()["models"]
+    # As OpenRouter's: the models that answer in text unless output_modalities says otherwise.
+    text = {m["id"] for m in shipped if "text" in m["output_modalities"]}
+    assert {m["id"] for m in _list(client)["data"]} == text
+    assert {m["id"] for m in _list(client, "?output_modalities=all")["data"]} == {m["id"] for m in shipped}
+    embedding = {m["id"] for m in _list(client, "?output_modalities=embeddings")["data"]}
+    assert embedding == {m["id"] for m in shipped} - text and "mock/embed" in embedding
 
 
 def test_models_list_shows_the_data_file_prices_per_token_without_float_noise(seeded, client):
-    listed = {m["id"]: m for m in _list(client)["data"]}
+    listed = {m["id"]: m for m in _list(client, "?output_modalities=all")["data"]}
     for item in catalog_data()["models"]:
         pricing = listed[item["id"]]["pricing"]
         for ours, theirs in (
