@@ -4,12 +4,18 @@ race is real before showing that the real service closes it."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -18,6 +24,29 @@ from django.utils import timezone
 from accounts.secrets import hash_secret
 from billing import services
 from billing.models import CreditAccount, Hold, LedgerEntry, Payment, RedeemCode
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_race_worker(args: dict[str, Any]) -> subprocess.Popen:
+    """``billing.tests.race_worker`` in a second interpreter against this test database."""
+    db = connection.settings_dict
+    credentials = quote(db["USER"] or "") + (":" + quote(db["PASSWORD"]) if db["PASSWORD"] else "")
+    host = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+    env = dict(
+        os.environ,
+        DATABASE_URL=f"postgres://{credentials}@{host}/{db['NAME']}",
+        DJANGO_SETTINGS_MODULE="promptgrid.test_settings",
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "billing.tests.race_worker", json.dumps(args)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
 
 # How long the naive versions pause between their read and their write: the gap any
 # real request has (a network hop, a context switch), made wide enough to hit every run.

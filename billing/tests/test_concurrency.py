@@ -9,12 +9,8 @@ real service and shows exactly the right number of successes and a clean audit.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
-from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.db import connection
@@ -35,7 +31,6 @@ pytestmark = [
     ),
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
 AMOUNT = 1_000_000  # one request's worst case: $0.001
 N = 8  # requests the account can afford
 
@@ -47,23 +42,8 @@ def _funded_account(n: int = N) -> CreditAccount:
 
 
 def _worker(account_id: int, mode: str, start_at: float) -> subprocess.Popen:
-    db = connection.settings_dict
-    credentials = quote(db["USER"] or "") + (":" + quote(db["PASSWORD"]) if db["PASSWORD"] else "")
-    host = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
-    env = dict(
-        os.environ,
-        DATABASE_URL=f"postgres://{credentials}@{host}/{db['NAME']}",
-        DJANGO_SETTINGS_MODULE="promptgrid.test_settings",
-    )
     args = {"account_id": account_id, "amount": AMOUNT, "threads": 5, "attempts": 4, "mode": mode}
-    return subprocess.Popen(
-        [sys.executable, "-m", "billing.tests.race_worker", json.dumps({**args, "start_at": start_at})],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return races.start_race_worker({**args, "start_at": start_at})
 
 
 def _storm(account_id: int, mode: str) -> int:

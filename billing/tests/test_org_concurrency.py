@@ -9,12 +9,8 @@ audit.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
-from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -40,7 +36,6 @@ pytestmark = [
     ),
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
 AMOUNT = 1_000_000  # one request's worst case: $0.001
 N = 8  # requests the money (or the budget) covers
 
@@ -64,28 +59,8 @@ def _member_key(organisation: Organisation, name: str, **budget) -> int:
 
 
 def _worker(account_id: int, api_key_id: int, mode: str, start_at: float) -> subprocess.Popen:
-    db = connection.settings_dict
-    credentials = quote(db["USER"] or "") + (":" + quote(db["PASSWORD"]) if db["PASSWORD"] else "")
-    host = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
-    env = dict(
-        os.environ,
-        DATABASE_URL=f"postgres://{credentials}@{host}/{db['NAME']}",
-        DJANGO_SETTINGS_MODULE="promptgrid.test_settings",
-    )
     args = {"account_id": account_id, "api_key_id": api_key_id, "amount": AMOUNT, "threads": 5, "attempts": 4}
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "billing.tests.race_worker",
-            json.dumps({**args, "mode": mode, "start_at": start_at}),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return races.start_race_worker({**args, "mode": mode, "start_at": start_at})
 
 
 def _two_members_storm(account_id: int, keys: list[int], mode: str) -> int:
