@@ -172,7 +172,10 @@ def playground(request: HttpRequest) -> HttpResponse:
         return render(
             request, "gateway/playground.html#balance", {"balance": _balance(DashContext(user=request.user))}
         )
-    models = [m for m in get_snapshot().models.values() if m.endpoints]
+    # A chat playground: embedding models answer at /embeddings only.
+    models = [
+        m for m in get_snapshot().models.values() if m.endpoints and "embeddings" not in m.output_modalities
+    ]
     models.sort(key=lambda m: (not m.slug.startswith("mock/"), m.slug))
     prices = {}
     for m in models:

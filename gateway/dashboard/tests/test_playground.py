@@ -25,6 +25,15 @@ def test_page_offers_enabled_models_with_mock_first(client, user):
     assert 'id="pg-prices"' in body
 
 
+def test_embedding_models_are_not_offered_in_the_chat_playground(client, user, make_mock_model):
+    catalog_with_mock()
+    make_mock_model(slug="mock/embed", upstream_model="embed", output_modalities=["embeddings"])
+
+    body = client.get("/playground/").content.decode()
+
+    assert 'value="mock/echo"' in body and 'value="mock/embed"' not in body
+
+
 def test_one_key_per_session_of_kind_playground(client, user):
     first = client.post("/playground/key/").json()["key"]
     second = client.post("/playground/key/").json()["key"]
