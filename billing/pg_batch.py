@@ -1,16 +1,17 @@
 """Group commit of settlements (``BILLING_MODE=batched``, PostgreSQL with the async pool).
 
 ``pg_async.generation_settle_values`` commits each request's Generation row and charge as its
-own transaction. Here the requests of one event loop hand theirs to a writer (one task per
-loop) that commits everything waiting in one statement and one transaction: a multi-row
+own transaction. Here the requests of one event loop commit theirs together: everything
+waiting goes in one statement and one transaction: a multi-row
 INSERT of the Generation rows (``ON CONFLICT DO NOTHING``) and ``billing_hold_settle_batch``
 (``billing.db_batch``) over the rows it inserted. Each request awaits its own row's outcome,
 so its answer still ends only after its charge is durably committed.
 
-* The writer commits as soon as it has a row and no batch is in flight: under low load a batch
-  is one row and nothing waits. Rows that arrive while a batch commits form the next one, up to
-  ``BILLING_BATCH_MAX_ROWS``; after a batch of more than one row (there is load) it lingers
-  ``BILLING_BATCH_WAIT_MS`` for more before committing.
+* A row that finds no batch in flight commits at once, alone, from its own task, with the
+  per-request statement: under low load a batch is one row, and nothing waits, changes hands
+  or costs more than in strict mode. Rows that arrive while a batch
+  commits form the next one, up to ``BILLING_BATCH_MAX_ROWS``, which a drain task commits
+  after ``BILLING_BATCH_WAIT_MS`` more for company (there is load), and so on until none wait.
 * A row whose generation id is already in the table (a duplicate) is not inserted and not
   charged: its request gets the IntegrityError a single settlement gets, the others commit.
 * A batch the database refuses as a whole (a hold that does not exist, a value PostgreSQL
@@ -93,18 +94,34 @@ def batch_params(rows: list[_Row]) -> list[Any]:
 
 
 class _Writer:
-    """The rows one event loop waits on, and the task that commits them."""
+    """The rows one event loop waits on, and who commits them.
+
+    A row that finds no batch in flight commits itself at once, in its own task (no hand-over:
+    under low load nothing changes but the statement). Rows arriving while a batch is in
+    flight queue up; when it has committed, a drain task commits the queue batch after batch
+    until it is empty."""
 
     def __init__(self) -> None:
         self.queue: list[_Row] = []
-        self.wake = asyncio.Event()
-        self.task: asyncio.Task[None] | None = None
+        self.busy = False  # a batch is in flight (its own row's, or the drain task's)
+        self.drain: asyncio.Task[None] | None = None
 
-    def submit(self, row: _Row) -> None:
-        self.queue.append(row)
-        self.wake.set()
-        if self.task is None or self.task.done():
-            self.task = asyncio.get_running_loop().create_task(self.run(), name="billing settlement writer")
+    async def settle(self, row: _Row) -> None:
+        if self.busy:
+            self.queue.append(row)
+        else:
+            self.busy = True
+            try:
+                await commit([row])
+            finally:
+                self.idle()
+        await asyncio.shield(row.done)
+
+    def idle(self) -> None:
+        """The batch in flight has committed: the queue, if any, goes next."""
+        self.busy = bool(self.queue)
+        if self.busy:
+            self.drain = asyncio.get_running_loop().create_task(self.run(), name="billing settlement batches")
 
     def take(self) -> list[_Row]:
         """The next batch: rows in arrival order, at most one per generation id (a second
@@ -122,22 +139,16 @@ class _Writer:
         return batch
 
     async def run(self) -> None:
-        loaded = False  # the last batch had company: linger for more
-        while True:
-            if not self.queue:
-                self.wake.clear()
-                try:
-                    async with asyncio.timeout(30):
-                        await self.wake.wait()
-                except TimeoutError:
-                    if not self.queue:
-                        return  # idle: the next row starts a new task
-            wait = settings.BILLING_BATCH_WAIT_MS / 1000
-            if loaded and wait and len(self.queue) < settings.BILLING_BATCH_MAX_ROWS:
-                await asyncio.sleep(wait)
-            batch = self.take()
-            loaded = len(batch) > 1
-            await commit(batch)
+        try:
+            while self.queue:
+                wait = settings.BILLING_BATCH_WAIT_MS / 1000
+                if wait and len(self.queue) < settings.BILLING_BATCH_MAX_ROWS:
+                    await asyncio.sleep(wait)  # there is load: a little longer for more company
+                await commit(self.take())
+        finally:
+            self.busy = False
+            if self.queue:  # cancelled with rows waiting (the loop is closing): try once more
+                self.idle()
 
 
 _writers: dict[asyncio.AbstractEventLoop, _Writer] = {}
@@ -156,6 +167,11 @@ def _writer() -> _Writer:
 async def commit(batch: list[_Row]) -> None:
     """Commit ``batch`` in one statement and settle each row's future; never raises."""
     if not batch:
+        return
+    if len(batch) == 1:
+        # Alone, today's statement is the lighter one (billing_hold_settle's few statements
+        # against the batch function's set-up): the latency under low load stays as it was.
+        await _settle_alone(batch[0])
         return
     try:
         statement = batch_statement(batch[0].model, len(batch))
@@ -194,5 +210,4 @@ async def generation_settle_values(
     event loop; returns once this row's batch has committed (or raises what refused it)."""
     services.settle_check(cost_nanos, values[model._meta.pk.attname])
     row = _Row(model, values, pg_async.row_params(model, values), hold_id, cost_nanos, memo)
-    _writer().submit(row)
-    await asyncio.shield(row.done)
+    await _writer().settle(row)

@@ -372,12 +372,12 @@ if GATEWAY_DB_ASYNC and not _POSTGRES:
 # Connections of that pool, per process (each opens them on its first request).
 GATEWAY_DB_POOL_SIZE = env_int("GATEWAY_DB_POOL_SIZE", 4, minimum=1)
 # How settlements are committed (billing/pg_batch.py). strict: each request's Generation row
-# and charge are their own transaction. batched: the requests of one process hand theirs to a
-# writer that commits all waiting rows as one statement and one transaction (each answer still
-# ends only after its own charge is committed); it needs the async pool above (PostgreSQL), and
-# elsewhere (SQLite) settlements stay strict. A batch commits as soon as the writer is free (under
-# low load it is one row), holds at most BILLING_BATCH_MAX_ROWS rows, and after a batch of more
-# than one row the writer waits BILLING_BATCH_WAIT_MS for more before the next.
+# and charge are their own transaction. batched: the requests of one process commit theirs
+# together, everything waiting as one statement and one transaction (each answer still ends only
+# after its own charge is committed); it needs the async pool above (PostgreSQL), and elsewhere
+# (SQLite) settlements stay strict. A row that finds no batch in flight commits at once, alone
+# (under low load nothing waits); rows arriving meanwhile form the next batch, at most
+# BILLING_BATCH_MAX_ROWS, committed after BILLING_BATCH_WAIT_MS more for company.
 BILLING_MODE = env_str("BILLING_MODE", "strict").lower()
 if BILLING_MODE not in {"strict", "batched"}:
     raise ImproperlyConfigured(f"BILLING_MODE={BILLING_MODE!r}: use strict or batched.")
