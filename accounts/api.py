@@ -14,7 +14,7 @@ from typing import Any
 from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -133,6 +133,19 @@ class UserModelsView(APIView):
         return HttpResponse(models_subset_json(snapshot, callable_now), content_type="application/json")
 
 
+class _ListQuery(serializers.Serializer):
+    # The schema says boolean: "true" or "false", not DRF's looser yes/on/1.
+    include_disabled = serializers.ChoiceField(choices=["true", "false"], required=False, default="false")
+    offset = serializers.IntegerField(required=False, min_value=0, default=0)
+
+    def to_internal_value(self, data: Any) -> Any:
+        repeated = [name for name in self.fields if len(data.getlist(name)) > 1]
+        if repeated:
+            raise serializers.ValidationError({name: "given more than once" for name in repeated})
+        # A plain dict: DRF reads a QueryDict as a form, where "?offset=" means "not given".
+        return super().to_internal_value(data.dict())
+
+
 class KeysView(APIView):
     authentication_classes = _AUTH
     permission_classes = [CanManageKeys]
@@ -143,19 +156,20 @@ class KeysView(APIView):
         responses=KeyListSerializer,
         parameters=[
             OpenApiParameter("include_disabled", OpenApiTypes.BOOL, description="Also list disabled keys."),
-            OpenApiParameter("offset", OpenApiTypes.INT, description="Keys to skip (pages of 100)."),
+            OpenApiParameter(
+                "offset", {"type": "integer", "minimum": 0}, description="Keys to skip (pages of 100)."
+            ),
         ],
         summary="List your keys",
     )
     def get(self, request: Request) -> Response:
+        query = _ListQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)  # a malformed, negative or repeated one is a 400
         keys = selectors.api_keys_visible(user=request.user, include_revoked=False, **_context(request))
-        if request.query_params.get("include_disabled", "false").lower() not in ("true", "1", "yes"):
+        if query.validated_data["include_disabled"] != "true":
             keys = keys.filter(disabled=False)
-        try:
-            # Past any real count, and inside bigint (a larger OFFSET is a database error).
-            offset = min(max(int(request.query_params.get("offset", "0")), 0), 2**31)
-        except ValueError:
-            offset = 0
+        # Past any real count, and inside bigint (a larger OFFSET is a database error).
+        offset = min(query.validated_data.get("offset", 0), 2**31)
         page = list(keys[offset : offset + PAGE_SIZE])
         usage = selectors.api_key_usage(keys=page)
         return Response(KeyListSerializer({"data": [key_out(k, usage[k.pk]) for k in page]}).data)

@@ -152,13 +152,57 @@ class CurrentKeySerializer(serializers.Serializer):
     data = CurrentKeyDataSerializer()
 
 
-class _KeyWriteSerializer(serializers.Serializer):
+def _json_type_error(field: serializers.Field, value: Any) -> str | None:
+    """What is wrong with ``value``'s JSON type for ``field``, or None. DRF would coerce
+    ``0`` to ``"0"`` or ``"5"`` to ``5``; the API takes each field in its documented type."""
+    if value is None:
+        return None if field.allow_null else "may not be null"
+    if isinstance(field, serializers.BooleanField):
+        ok, name = isinstance(value, bool), "a boolean"
+    elif isinstance(field, serializers.IntegerField):
+        # JSON's 5.0 is the integer 5 (JSON Schema agrees).
+        integral = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+        ok, name = integral and not isinstance(value, bool), "an integer"
+    elif isinstance(field, serializers.DecimalField):
+        ok, name = isinstance(value, int | float) and not isinstance(value, bool), "a number"
+    elif isinstance(field, serializers.ListField):
+        ok, name = isinstance(value, list), "an array"
+        if ok and field.child is not None:
+            for item in value:
+                if _json_type_error(field.child, item):
+                    return "must be an array of strings"
+    else:  # CharField, ChoiceField, DateTimeField: strings in JSON
+        ok, name = isinstance(value, str), "a string"
+    return None if ok else f"must be {name}"
+
+
+class _StrictJSONSerializer(serializers.Serializer):
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            errors = {
+                name: error
+                for name, field in self.fields.items()
+                if name in data and (error := _json_type_error(field, data[name]))
+            }
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
+
+
+class _OptionalDateTimeField(serializers.DateTimeField):
+    """A date-time, or null; an empty string (what a cleared form field sends) means null."""
+
+    def to_internal_value(self, value: Any) -> Any:
+        return None if value == "" else super().to_internal_value(value)
+
+
+class _KeyWriteSerializer(_StrictJSONSerializer):
     """Fields shared by create and update; ``limit`` in USD, stored exactly in nanos."""
 
-    name = serializers.CharField(max_length=100, trim_whitespace=True)
+    name = serializers.CharField(min_length=1, max_length=100, trim_whitespace=True)
     limit = serializers.DecimalField(
-        max_digits=16,
-        decimal_places=6,
+        max_digits=16,  # 7 whole digits (MAX_LIMIT_USD) and 9 decimals
+        decimal_places=9,  # to the nano, as every amount; finer is refused, never rounded
         min_value=Decimal("0"),
         max_value=MAX_LIMIT_USD,
         allow_null=True,
@@ -166,7 +210,7 @@ class _KeyWriteSerializer(serializers.Serializer):
         coerce_to_string=False,
     )
     limit_reset = serializers.ChoiceField(choices=_RESETS, allow_null=True, required=False)
-    expires_at = serializers.DateTimeField(allow_null=True, required=False)
+    expires_at = _OptionalDateTimeField(allow_null=True, required=False)
     rate_limit_rpm = serializers.IntegerField(
         min_value=1, max_value=1_000_000, allow_null=True, required=False
     )
@@ -218,7 +262,7 @@ class KeyCreateSerializer(_KeyWriteSerializer):
 
 
 class KeyUpdateSerializer(_KeyWriteSerializer):
-    name = serializers.CharField(max_length=100, trim_whitespace=True, required=False)
+    name = serializers.CharField(min_length=1, max_length=100, trim_whitespace=True, required=False)
     disabled = serializers.BooleanField(required=False)
 
     def validate_expires_at(self, value: Any) -> Any:

@@ -22,6 +22,8 @@ from typing import Any
 
 from django.urls import Resolver404, resolve
 
+from promptgrid.openapi_narrowing import NO_NUL, NON_BLANK, NON_BLANK_NO_NUL, narrow_openai_chat
+
 API_PREFIX = "/api/v1"
 SPECS_DIR = Path(__file__).resolve().parent / "openapi_specs"
 SECURITY = [{"apiKey": []}]  # the scheme accounts.authentication declares for DRF views
@@ -101,11 +103,17 @@ GATEWAY_SCHEMAS: dict[str, Any] = {
             {
                 "type": "object",
                 "properties": {
+                    # OpenAI's schema allows "" (or blanks), which names no model: a 400.
+                    "model": NON_BLANK,
+                    "max_tokens": {"type": "integer", "minimum": 1},
+                    "max_completion_tokens": {"type": "integer", "minimum": 1},
+                    "top_logprobs": {"type": "integer", "minimum": 0, "maximum": 20},
                     "models": {
                         "type": "array",
-                        "items": {"type": "string"},
+                        "minItems": 1,
+                        "items": NON_BLANK,
                         "description": "Fallback model slugs, tried in order.",
-                    }
+                    },
                 },
             },
         ],
@@ -157,8 +165,19 @@ def _merge_components(result: dict[str, Any], components: dict[str, dict[str, An
             section.setdefault(name, copy.deepcopy(value))
 
 
+def _drf_strings_are_trimmed(schemas: dict[str, Any]) -> None:
+    """DRF's CharField refuses NUL, and trims whitespace before it checks blank, so a string
+    of only spaces is refused like an empty one: say so (drf-spectacular writes minLength)."""
+    for schema in schemas.values():
+        for prop in schema.get("properties", {}).values():
+            for string in (prop, prop.get("items") or {}):
+                if string.get("type") == "string" and not ({"pattern", "format", "enum"} & string.keys()):
+                    string["pattern"] = NON_BLANK_NO_NUL if string.get("minLength", 0) >= 1 else NO_NUL
+
+
 def add_public_api(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
     paths = result.setdefault("paths", {})
+    _drf_strings_are_trimmed(result.get("components", {}).get("schemas", {}))
     generated_shapes = {_shape(path) for path in paths}
 
     _merge_components(
@@ -173,7 +192,7 @@ def add_public_api(result: dict[str, Any], generator: Any, request: Any, public:
     chat_path = _served_path(f"{API_PREFIX}/chat/completions")
     if chat_path:
         _merge_components(result, {"schemas": GATEWAY_SCHEMAS})
-        _merge_components(result, _fragment("openai_chat.json")["components"])
+        _merge_components(result, narrow_openai_chat(_fragment("openai_chat.json")["components"]))
         paths[chat_path] = {"post": chat_operation()}
 
     openrouter = _fragment("openrouter_api.json")
@@ -187,11 +206,67 @@ def add_public_api(result: dict[str, Any], generator: Any, request: Any, public:
             continue
         operations = copy.deepcopy(item)
         for operation in operations.values():
-            operation["security"] = SECURITY
+            # An operation OpenRouter documents without a 401 (the model list) needs no key.
+            operation["security"] = SECURITY if "401" in operation.get("responses", {}) else [*SECURITY, {}]
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                if parameter.get("required") and schema.get("type") == "string":
+                    parameter["schema"] = {**schema, "minLength": 1}  # a blank one is "required" (400)
         paths[served] = operations
         added = True
     if added:
-        _merge_components(result, openrouter["components"])
+        _merge_components(result, _with_string_error_codes(openrouter["components"]))
 
+    _document_errors(paths)
     result["paths"] = dict(sorted(paths.items()))
     return result
+
+
+def _with_string_error_codes(components: dict[str, Any]) -> dict[str, Any]:
+    """OpenRouter types ``error.code`` as the HTTP status (an integer); ours is a string
+    such as ``"missing_api_key"`` (OpenAI's convention), or null."""
+    components = copy.deepcopy(components)
+    for name, schema in components.get("schemas", {}).items():
+        if name.endswith("ErrorData") and "code" in schema.get("properties", {}):
+            schema["properties"]["code"] = {"type": ["string", "null"]}
+    return components
+
+
+def _refuse_nul_and_blank(parameter: dict[str, Any]) -> None:
+    """No URL may hold NUL (promptgrid/nul.py: 400), and a required string must not be blank."""
+    schema = parameter.get("schema", {})
+    if parameter.get("in") not in ("query", "path") or schema.get("type") != "string" or "pattern" in schema:
+        return
+    blank_ok = not parameter.get("required")
+    parameter["schema"] = {
+        **schema,
+        "pattern": NO_NUL if blank_ok else NON_BLANK_NO_NUL,
+    }
+
+
+_GENERIC_ERRORS = {
+    "400": "The request is malformed: a parameter or the body is missing or invalid.",
+    "401": "The API key (or session) is missing, unknown, revoked or expired.",
+    "404": "No such object, or it is not yours.",
+}
+_METHODS = {"get", "put", "post", "delete", "patch"}
+
+
+def _document_errors(paths: dict[str, Any]) -> None:
+    """Every public operation documents the errors every view can answer: 401 when it needs
+    a key, 400 when it takes input, 404 when its path names an object."""
+    for path, item in paths.items():
+        if not path.startswith(API_PREFIX):
+            continue
+        for method, operation in item.items():
+            if method not in _METHODS:
+                continue
+            responses = operation.setdefault("responses", {})
+            security = operation.get("security") or []
+            needs_key = bool(security) and all(requirement for requirement in security)
+            takes_input = bool(operation.get("parameters") or operation.get("requestBody"))
+            for parameter in operation.get("parameters", []):
+                _refuse_nul_and_blank(parameter)
+            for status, needed in (("401", needs_key), ("400", takes_input), ("404", "{" in path)):
+                if needed and status not in responses:
+                    responses[status] = _error_response(_GENERIC_ERRORS[status])

@@ -357,3 +357,36 @@ def test_non_ascii_digits_never_name_a_key(client, user, mgmt_secret):
         response = client.get(f"/api/v1/keys/{ref}", **bearer(mgmt_secret))
         assert response.status_code == 404, ref
         assert "error" in response.json()
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"name": 0}, "name"),
+        ({"name": "   "}, "name"),
+        ({"name": "k", "rate_limit_rpm": "5"}, "rate_limit_rpm"),
+        ({"name": "k", "limit": "1e300"}, "limit"),
+        ({"name": "k", "limit": 1e300}, "limit"),
+        ({"name": "k", "limit": 0.0000000001}, "limit"),
+        ({"name": "k", "allowed_models": [1]}, "allowed_models"),
+    ],
+)
+def test_a_key_body_of_the_wrong_json_type_or_precision_is_a_400(client, mgmt_secret, body, param):
+    response = client.post("/api/v1/keys", body, content_type="application/json", **bearer(mgmt_secret))
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["param"] == param
+
+
+def test_a_key_limit_to_the_nano_and_an_integral_float_are_accepted(client, mgmt_secret):
+    body = {"name": "k", "limit": 0.000000001, "rate_limit_rpm": 60.0, "expires_at": ""}
+    response = client.post("/api/v1/keys", body, content_type="application/json", **bearer(mgmt_secret))
+    assert response.status_code == 201, response.content
+    assert response.json()["data"]["rate_limit"]["requests"] == 60
+
+
+@pytest.mark.parametrize(
+    "query", ["offset=abc", "offset=-1", "offset=", "offset=1&offset=2", "include_disabled=yes"]
+)
+def test_a_malformed_key_list_query_is_a_400(client, mgmt_secret, query):
+    response = client.get(f"/api/v1/keys?{query}", **bearer(mgmt_secret))
+    assert response.status_code == 400, response.content

@@ -117,6 +117,17 @@ def test_the_app_starts_after_its_databases_are_healthy_and_gets_them_wired_in()
     assert ":?" in env["SECRET_KEY"]  # compose refuses to start without one
     assert app["expose"] == ["8000"] and "ports" not in app  # reached only through the proxy
     assert env["EMAIL_URL"].startswith("${EMAIL_URL")  # invitations need the app to send mail
+    assert env["TRUSTED_PROXY_COUNT"].endswith("1}")
+
+
+def test_slow_clients_meet_nginx_before_the_app():
+    proxy = _compose()["services"]["proxy"]
+
+    assert proxy["image"].startswith("nginx:")
+    assert proxy["depends_on"] == {"app": {"condition": "service_healthy"}}
+    assert proxy["ports"] == ["${PORT:-8000}:8080"]
+    assert proxy["volumes"] == ["./deploy/nginx.conf:/etc/nginx/nginx.conf:ro"]
+    assert (ROOT / "deploy" / "nginx.conf").is_file()  # run for real in test_reverse_proxy.py
 
 
 def test_the_image_installs_the_pinned_requirements_collects_static_and_runs_the_start_script():
