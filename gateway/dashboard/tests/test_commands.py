@@ -64,6 +64,14 @@ def test_seed_demo_builds_a_consistent_history():
     assert "demo@promptgrid.local" in out.getvalue()
 
 
+def test_seed_demo_sends_its_chat_traffic_to_chat_models_only():
+    call_command("seed_catalog", stdout=StringIO())  # the shipped catalog has mock/embed routable
+    call_command("seed_demo", "--days", "2", "--per-day", "6", stdout=StringIO())
+
+    used = set(Generation.objects.values_list("model_slug", flat=True))
+    assert used and "mock/embed" not in used
+
+
 def test_seed_demo_refuses_twice_without_reset():
     catalog_with_mock()
     call_command("seed_demo", "--days", "2", "--per-day", "3", stdout=StringIO())

@@ -119,10 +119,10 @@ class Command(BaseCommand):
             "anthropic/claude-sonnet-4",
             "mock/echo",
         ]
-        chosen = [s for s in preferred if s in models and models[s].endpoints]
-        chosen += [s for s, m in sorted(models.items()) if m.endpoints and s not in chosen][
-            : max(0, 5 - len(chosen))
-        ]
+        # Demo traffic is chat: embedding models do not answer it.
+        chat = {s: m for s, m in models.items() if m.endpoints and "embeddings" not in m.output_modalities}
+        chosen = [s for s in preferred if s in chat]
+        chosen += [s for s in sorted(chat) if s not in chosen][: max(0, 5 - len(chosen))]
         if not chosen:
             raise CommandError("No enabled model has an endpoint: run `manage.py seed_catalog` first.")
         return [(slug, models[slug].endpoints[0]) for slug in chosen]
