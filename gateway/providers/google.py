@@ -31,7 +31,15 @@ from google.genai import types as genai_types
 
 from catalog.targets import Target
 from gateway.pipeline.tokens import count_tokens
-from gateway.providers.base import Completion, Embeddings, StreamEnd, StreamItem, UpstreamError, Usage
+from gateway.providers.base import (
+    Completion,
+    Embeddings,
+    StreamEnd,
+    StreamItem,
+    StreamUsage,
+    UpstreamError,
+    Usage,
+)
 from gateway.providers.clients import client_for, paced, within
 from gateway.providers.images import fetch_images
 from gateway.providers.params import enforce_supported, reasoning_request, stop_sequences
@@ -649,10 +657,15 @@ class GoogleAdapter:
                 _responses.reset(tracking)
             if first_frame is not None:
                 deltas = state.feed(first_frame)
+                if state.raw_usage is not None:  # the prompt is counted, and billed, from here
+                    yield StreamUsage(usage_from(state.raw_usage))
                 if deltas:
                     yield deltas
                 async for frame in paced(upstream, first=target.idle_timeout, idle=target.idle_timeout):
+                    reported = state.raw_usage is not None
                     deltas = state.feed(frame)
+                    if not reported and state.raw_usage is not None:
+                        yield StreamUsage(usage_from(state.raw_usage))
                     if deltas:
                         yield deltas
             finished = True

@@ -148,3 +148,35 @@ def test_output_is_charged_whatever_the_finish_reason(make_mock_model, settings)
     usage = Usage(prompt_tokens=1_000, completion_tokens=10)
     for reason in ("", "error", "stop"):
         assert settlement.cost_of(_outcome(reason, usage)) == 1_000_000 + 20_000
+
+
+def test_a_gemini_stream_cancelled_after_its_prompt_was_reported_pays_for_the_prompt(
+    make_customer, call_api, monkeypatch
+):
+    from tests.fakes.gemini_server import gemini_fake
+
+    for name in ("GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_API_KEY", "GEMINI_API_KEY", "GOOGLE_GEMINI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    with gemini_fake() as gemini:
+        create_model(
+            slug="google/gemini-x",
+            provider_slug="google",
+            protocol="google",
+            upstream_model="gemini-x",
+            base_url=gemini.url,
+            api_key="fake-gemini-key-1234",
+            input_price="1",
+            output_price="4",
+        )
+        customer = make_customer()
+        before = customer.balance()
+        gemini.push({"kind": "stall", "seconds": 2, "early_prompt_tokens": 20_000})
+
+        prompt = "x" * 80_000
+        call_api(chat("google/gemini-x", text=prompt, stream=True), customer.secret, stop_after=1)
+
+    generation = Generation.objects.get()
+    assert generation.status == "cancelled" and generation.prompt_tokens == 20_000
+    assert generation.cost_nanos == 20_000 * 1000 + generation.completion_tokens * 4000
+    assert before - customer.balance() == generation.cost_nanos and customer.held() == 0
+    assert ledger_audit() == []

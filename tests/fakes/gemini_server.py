@@ -25,6 +25,8 @@ Behaviours (``FakeUpstream.push``) are a string or a dict with a ``kind``:
   request's text (``embedding_for``: ``EMBED_DIMENSIONS`` values, or ``outputDimensionality``)
   and ``usageMetadata.promptTokenCount`` (one token per four characters); ``no_usage`` leaves
   the usage out; the status behaviours above apply.
+- ``early_prompt_tokens`` (any streamed behaviour): every frame before the last carries
+  ``usageMetadata.promptTokenCount`` of that many tokens, as Gemini reports the prompt early.
 - ``{"kind": "slow", "delay": s}``, ``stall``, ``drop``, ``malformed``, ``error_event``: as the
   Anthropic fake (``error_event`` sends ``data: {"error": {..}}`` mid-stream).
 """
@@ -320,6 +322,9 @@ def make_app(fake: FakeUpstream) -> web.Application:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         frames = _frames(answer)
+        if "early_prompt_tokens" in behaviour:  # usage on every frame, as Gemini sends it
+            early = {"promptTokenCount": int(behaviour["early_prompt_tokens"])}
+            frames = [{"usageMetadata": early, **frame} for frame in frames]
         try:
             if kind in ("stall", "drop", "error_event", "malformed"):
                 await response.write(_data(frames[0]))

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from billing.pricing import usage_cost_nanos
 from catalog.targets import Target
-from gateway.providers.base import StreamEnd, UpstreamError, Usage
+from gateway.providers.base import StreamEnd, StreamUsage, UpstreamError, Usage
 from gateway.providers.google import GoogleAdapter
 from gateway.providers.translate import split_call_id
 from gateway.tests.providers.conftest import make_target
@@ -57,7 +57,7 @@ async def collect(request: dict[str, Any], target: Target):
     async for item in GoogleAdapter().stream(request, target):
         if isinstance(item, StreamEnd):
             end = item
-        else:
+        elif not isinstance(item, StreamUsage):  # the prompt's count, once Gemini reports it
             deltas.extend(item)
     return deltas, end
 
