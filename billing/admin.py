@@ -140,7 +140,9 @@ class ShortfallAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Mark resolved (settled by hand or written off)")
     def mark_resolved(self, request: HttpRequest, queryset: QuerySet) -> None:
-        count = services.shortfalls_resolve(ids=list(queryset.values_list("pk", flat=True)))
+        count = services.shortfalls_resolve(
+            ids=list(queryset.values_list("pk", flat=True)), actor=request.user
+        )
         self.message_user(request, f"{count} shortfall(s) marked resolved.", messages.SUCCESS)
 
 

@@ -668,9 +668,25 @@ def shortfall_record_unsettled(
     )
 
 
-def shortfalls_resolve(*, ids: list[int]) -> int:
-    """Mark shortfalls resolved (an operator settled or wrote them off); returns how many."""
-    return Shortfall.objects.filter(pk__in=ids, resolved_at__isnull=True).update(resolved_at=timezone.now())
+@transaction.atomic
+def shortfalls_resolve(*, ids: list[int], actor: Any = None) -> int:
+    """Mark shortfalls resolved (an operator settled or wrote them off), each in the audit
+    log; returns how many."""
+    now = timezone.now()
+    open_ones = list(Shortfall.objects.select_for_update().filter(pk__in=ids, resolved_at__isnull=True))
+    for shortfall in open_ones:
+        record(
+            actor=actor,
+            action="shortfall.resolve",
+            target=shortfall,
+            new={
+                "kind": shortfall.kind,
+                "generation_id": shortfall.generation_id,
+                "amount_nanos": shortfall.amount_nanos,
+                "account": shortfall.account_id,
+            },
+        )
+    return Shortfall.objects.filter(pk__in=[s.pk for s in open_ones]).update(resolved_at=now)
 
 
 @transaction.atomic

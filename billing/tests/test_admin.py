@@ -85,6 +85,7 @@ def test_account_balance_cannot_be_edited_in_admin(admin_client, funded):
 
 
 def test_a_shortfall_is_listed_for_the_operator_and_leaves_the_audit_once_resolved(admin_client, funded):
+    from accounts.audit_log.models import AuditEntry
     from billing.audit import ledger_audit
     from billing.models import Shortfall
 
@@ -106,3 +107,10 @@ def test_a_shortfall_is_listed_for_the_operator_and_leaves_the_audit_once_resolv
     assert done.status_code == 302
     assert Shortfall.objects.get().resolved_at is not None
     assert ledger_audit() == []
+    entry = AuditEntry.objects.get(action="shortfall.resolve")
+    assert entry.actor.is_superuser and entry.new["generation_id"] == "gen-lost"
+    assert entry.new["amount_nanos"] == 400
+    admin_client.post(
+        "/admin/billing/shortfall/", {"action": "mark_resolved", ACTION_CHECKBOX_NAME: [shortfall.pk]}
+    )
+    assert AuditEntry.objects.filter(action="shortfall.resolve").count() == 1  # resolved once
