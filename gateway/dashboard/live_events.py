@@ -45,6 +45,11 @@ def user_group(user_id: int) -> str:
     return f"user-{user_id}"
 
 
+def organisation_group(organisation_id: int) -> str:
+    """The sockets of an organisation's owners and admins, who see every member's activity."""
+    return f"org-{organisation_id}"
+
+
 def session_group(session_key: str) -> str:
     """The sockets opened by one login session (hashed: the group name is no credential)."""
     return "session-" + hashlib.sha256(session_key.encode()).hexdigest()[:40]
@@ -65,10 +70,16 @@ async def publish(user_id: int, event_type: str, payload: dict[str, Any]) -> Non
     layer = get_channel_layer()
     if layer is None:
         return
+    message = {"type": "live.event", "event": event_type, "data": payload}
+    # An organisation key's generation is news to the organisation's admins too (their
+    # pages re-render the organisation's activity from the database).
+    organisation_id = payload.get("organisation_id")
+    groups = [user_group(user_id)]
+    if isinstance(organisation_id, int):
+        groups.append(organisation_group(organisation_id))
     try:
-        await layer.group_send(
-            user_group(user_id), {"type": "live.event", "event": event_type, "data": payload}
-        )
+        for group in groups:
+            await layer.group_send(group, message)
     except Exception:
         return
 

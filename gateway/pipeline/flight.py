@@ -189,6 +189,7 @@ class Flight:
                 "ttft_ms": outcome.ttft_ms,
                 "created_at": self.created_at.isoformat(),
                 "key_id": self.key.id,
+                "organisation_id": self.key.organisation_id,
             },
         )
 

@@ -55,9 +55,12 @@ class OrgWorld:
         return self.members[name]
 
 
-def make_org(*, credits_nanos: int = 10_000_000_000, name: str = "Acme") -> OrgWorld:
-    """An organisation owned by ``owner`` (with a key in it), funded with ``credits_nanos``."""
-    owner = get_user_model().objects.create_user("owner", "owner@team.test", "pw-123456789")
+def make_org(
+    *, credits_nanos: int = 10_000_000_000, name: str = "Acme", owner_name: str = "owner"
+) -> OrgWorld:
+    """An organisation owned by ``owner_name`` (its ``["owner"]``, with a key in it), funded
+    with ``credits_nanos``."""
+    owner = get_user_model().objects.create_user(owner_name, f"{owner_name}@team.test", "pw-123456789")
     billing.account_for_user(user=owner)
     organisation = orgs.organisation_create(name=name, owner=owner)
     account = billing.account_for_organisation(organisation=organisation)
