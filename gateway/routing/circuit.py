@@ -23,6 +23,8 @@ from typing import Any
 
 from django.conf import settings
 
+from promptgrid.redis_down import REDIS_DOWN, warn_redis_down
+
 # What a check says about an endpoint.
 CLOSED = 0  # healthy
 OPEN = 1  # skip it
@@ -134,7 +136,7 @@ def _redis() -> Any:
     if client is None:
         import redis.asyncio as aioredis
 
-        client = aioredis.from_url(settings.REDIS_URL)
+        client = aioredis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
         client._pg_check = client.register_script(_CHECK_LUA)
         client._pg_fail = client.register_script(_FAIL_LUA)
         _redis_by_loop[loop] = client
@@ -144,13 +146,16 @@ def _redis() -> Any:
 async def reopens_in(endpoint_ids: list[int]) -> float:
     """Seconds until the first of these endpoints takes a half-open probe again."""
     if settings.REDIS_URL:
-        client = _redis()
-        waits = []
-        for endpoint_id in endpoint_ids:
-            _fails, open_key, probe_key = _keys(endpoint_id)
-            ttls = [await client.pttl(open_key), await client.pttl(probe_key)]
-            waits.append(max(0, *ttls) / 1000)
-        return min(waits, default=0.0)
+        try:
+            client = _redis()
+            waits = []
+            for endpoint_id in endpoint_ids:
+                _fails, open_key, probe_key = _keys(endpoint_id)
+                ttls = [await client.pttl(open_key), await client.pttl(probe_key)]
+                waits.append(max(0, *ttls) / 1000)
+            return min(waits, default=0.0)
+        except REDIS_DOWN as exc:
+            warn_redis_down("circuit breakers", exc)
     now = time.monotonic()
     waits = []
     for endpoint_id in endpoint_ids:
@@ -172,8 +177,11 @@ async def states(endpoint_ids: list[int]) -> dict[int, int]:
         return {}
     if settings.REDIS_URL:
         keys = [key for endpoint_id in endpoint_ids for key in _keys(endpoint_id)]
-        result = await _redis()._pg_check(keys=keys, args=[_threshold(), int(_cooldown() * 1000)])
-        return {endpoint_id: int(state) for endpoint_id, state in zip(endpoint_ids, result, strict=True)}
+        try:
+            result = await _redis()._pg_check(keys=keys, args=[_threshold(), int(_cooldown() * 1000)])
+            return {endpoint_id: int(state) for endpoint_id, state in zip(endpoint_ids, result, strict=True)}
+        except REDIS_DOWN as exc:
+            warn_redis_down("circuit breakers", exc)  # each process keeps its own until Redis is back
     now = time.monotonic()
     return {endpoint_id: _memory.check(endpoint_id, now) for endpoint_id in endpoint_ids}
 
@@ -184,7 +192,10 @@ async def record_failure(endpoint_id: int) -> int:
     if settings.REDIS_URL:
         memory_ms = int(_cooldown() * 1000 * _MEMORY_COOLDOWNS)
         args = [_threshold(), int(_cooldown() * 1000), memory_ms]
-        return int(await _redis()._pg_fail(keys=_keys(endpoint_id), args=args))
+        try:
+            return int(await _redis()._pg_fail(keys=_keys(endpoint_id), args=args))
+        except REDIS_DOWN as exc:
+            warn_redis_down("circuit breakers", exc)
     return _memory.fail(endpoint_id, time.monotonic())
 
 
@@ -194,6 +205,9 @@ async def record_success(endpoint_id: int, state: int = CLOSED) -> None:
         return
     _suspects.discard(endpoint_id)
     if settings.REDIS_URL:
-        await _redis().delete(*_keys(endpoint_id))
-        return
+        try:
+            await _redis().delete(*_keys(endpoint_id))
+            return
+        except REDIS_DOWN as exc:
+            warn_redis_down("circuit breakers", exc)
     _memory.succeed(endpoint_id)

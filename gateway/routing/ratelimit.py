@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 
 from accounts.keyauth import KeyInfo
+from promptgrid.redis_down import REDIS_DOWN, warn_redis_down
 
 WINDOW = 60
 
@@ -132,7 +133,7 @@ def _redis() -> Any:
     if client is None:
         import redis.asyncio as aioredis
 
-        client = aioredis.from_url(settings.REDIS_URL)
+        client = aioredis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
         client._pg_script = client.register_script(_LUA)
         _redis_by_loop[loop] = client
     return client
@@ -140,6 +141,19 @@ def _redis() -> Any:
 
 def reset_memory() -> None:
     _memory.counts.clear()
+
+
+async def _check_in_redis(checks: list[_Check], reset: int) -> Decision:
+    args: list[int] = [WINDOW]
+    for c in checks:
+        args.extend((c.limit, c.incr))
+    allowed, index, left, ttl = await _redis()._pg_script(keys=[c.name for c in checks], args=args)
+    tightest = checks[int(index) - 1]
+    if int(ttl) > 0:
+        reset = int(ttl)
+    if not allowed:
+        left = tightest.limit - int(left)
+    return Decision(bool(allowed), tightest.limit, int(left), reset, tightest.scope)
 
 
 async def check(key: KeyInfo) -> Decision | None:
@@ -151,17 +165,10 @@ async def check(key: KeyInfo) -> Decision | None:
         return None
     reset = WINDOW - int(now % WINDOW)
     if settings.REDIS_URL:
-        client = _redis()
-        args: list[int] = [WINDOW]
-        for c in checks:
-            args.extend((c.limit, c.incr))
-        allowed, index, left, ttl = await client._pg_script(keys=[c.name for c in checks], args=args)
-        tightest = checks[int(index) - 1]
-        if int(ttl) > 0:
-            reset = int(ttl)
-        if not allowed:
-            left = tightest.limit - int(left)
-        return Decision(bool(allowed), tightest.limit, int(left), reset, tightest.scope)
+        try:
+            return await _check_in_redis(checks, reset)
+        except REDIS_DOWN as exc:
+            warn_redis_down("rate limits", exc)  # counted per process until Redis is back
     ok, tightest, left = _memory.run(checks, window)
     return Decision(ok, tightest.limit, left, reset, tightest.scope)
 
@@ -173,8 +180,10 @@ async def add_tokens(key: KeyInfo, tokens: int) -> None:
     window = int(time.time() // WINDOW)
     name = f"rl:k:{key.id}:t:{window}"
     if settings.REDIS_URL:
-        client = _redis()
-        async with client.pipeline(transaction=True) as pipe:
-            await pipe.incrby(name, tokens).expire(name, WINDOW).execute()
-        return
+        try:
+            async with _redis().pipeline(transaction=True) as pipe:
+                await pipe.incrby(name, tokens).expire(name, WINDOW).execute()
+            return
+        except REDIS_DOWN as exc:
+            warn_redis_down("token counts", exc)
     _memory.add(name, tokens, window)
