@@ -218,10 +218,10 @@ BEGIN
   INSERT INTO gateway_generation (id, user_id, api_key_id, model_id, endpoint_id, model_slug, provider_slug,
     provider_name, upstream_model, streamed, status, http_status, finish_reason, native_finish_reason,
     prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens, reasoning_tokens, cost_nanos,
-    ttft_ms, latency_ms, upstream_id, error, attempts, created_at)
+    ttft_ms, latency_ms, upstream_id, error, attempts, api, app_referer, app_title, end_user, created_at)
   VALUES (p_gen, p_user, h.api_key_id, p_model, p_endpoint, p_slug, p_provider, p_provider_name, p_upstream,
     false, 'success', 200, p_finish, p_finish, p_prompt, p_completion, 0, 0, 0, p_cost, NULL, p_latency,
-    '', '', '[]'::jsonb, now());
+    '', '', '[]'::jsonb, 'chat', '', '', '', now());
   IF h.status = 'settled' THEN RETURN 0; END IF;
   v_released := CASE WHEN h.status = 'open' THEN h.amount_nanos ELSE 0 END;
   UPDATE billing_hold SET status = 'settled', closed_at = now(), generation_id = p_gen WHERE id = p_hold;
