@@ -1,4 +1,4 @@
-"""Group commit of settlements (``BILLING_MODE=batched``, PostgreSQL with the async pool).
+"""Group commit of settlements (``BILLING_MODE=batched``, the default; PostgreSQL with the async pool).
 
 ``pg_async.generation_settle_values`` commits each request's Generation row and charge as its
 own transaction. Here the requests of one event loop commit theirs together: everything

@@ -382,7 +382,7 @@ GATEWAY_DB_POOL_SIZE = env_int("GATEWAY_DB_POOL_SIZE", 4, minimum=1)
 # (SQLite) settlements stay strict. A row that finds no batch in flight commits at once, alone
 # (under low load nothing waits); rows arriving meanwhile form the next batch, at most
 # BILLING_BATCH_MAX_ROWS, committed after BILLING_BATCH_WAIT_MS more for company.
-BILLING_MODE = env_str("BILLING_MODE", "strict").lower()
+BILLING_MODE = env_str("BILLING_MODE", "batched").lower()
 if BILLING_MODE not in {"strict", "batched"}:
     raise ImproperlyConfigured(f"BILLING_MODE={BILLING_MODE!r}: use strict or batched.")
 BILLING_BATCH_MAX_ROWS = env_int("BILLING_BATCH_MAX_ROWS", 64, minimum=1)

@@ -234,3 +234,36 @@ def test_clients_that_leave_mid_stream_are_billed_exactly_what_they_were_sent(ma
     assert start - customer.balance() == sum(g.cost_nanos for g in generations)
     assert customer.held() == 0
     assert ledger_audit() == []
+
+
+def test_organisation_members_spend_their_budgets_exactly_through_batched_gateways(
+    make_mock_model, counted_functions
+):
+    from gateway.tests.orgs.world import make_org
+
+    make_mock_model(slug="mock/lorem", upstream_model="lorem", input_price="0", output_price="1")
+    world = make_org(credits_nanos=100 * HOLD)
+    start = world.balance()
+    budget = 3
+    members = [world.add(name, limit_nanos=budget * HOLD, allowed_models=["mock/lorem"]) for name in "ab"]
+    body = _lorem(max_tokens=MAX_TOKENS, mock_delay_ms=20)
+
+    async def both(urls: list[str]) -> list[list[httpx.Response]]:
+        return await asyncio.gather(
+            *(
+                asyncio.to_thread(_post_all, urls, m.secret, [body] * (5 * budget), 2 * budget)
+                for m in members
+            )
+        )
+
+    with _gateways("batched") as urls:
+        answers = asyncio.run(both(urls))
+
+    for member, responses in zip(members, answers, strict=True):
+        assert sorted({r.status_code for r in responses}) == [200, 402]
+        assert [r.status_code for r in responses].count(200) == budget
+        membership = member.membership(world.organisation)
+        assert (membership.usage_nanos, membership.held_nanos) == (budget * HOLD, 0)
+    assert world.balance() == start - 2 * budget * HOLD
+    assert ledger_audit() == []
+    assert counted_functions().get("billing_hold_settle_batch", 0) >= 1  # member rows went in batches
