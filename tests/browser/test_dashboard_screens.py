@@ -103,3 +103,20 @@ def test_activity_filters_and_pages_without_reload(demo, live_server_url, chromi
     page.get_by_role("searchbox", name="Search").fill("lorem")
     expect(page.locator("[data-testid=models-table] tbody tr")).to_have_count(1)
     context.close()
+
+
+def test_activity_filters_by_app_without_reload(demo, live_server_url, chromium):
+    context = chromium.new_context(viewport={"width": 1360, "height": 900})
+    page = login(context, live_server_url, EMAIL, PASSWORD)
+    page.goto(f"{live_server_url}/activity/")
+    page.get_by_label("App").fill("Support bot")
+    page.get_by_label("App").press("Enter")
+    expect(page).to_have_url(
+        f"{live_server_url}/activity/?key=&model=&status=&app=Support%20bot&user=&from=&to="
+    )
+    rows = page.locator("#activity-rows tr")
+    expect(rows.first).to_be_visible()
+    for app in page.locator("#activity-rows .cell-app").all():
+        expect(app).to_have_text("· Support bot")
+    assert page.locator("#activity-rows .cell-app").count() == rows.count()
+    context.close()

@@ -37,6 +37,11 @@ PROMPTS = [
     ("Extract the date from: 'Invoice due 2026-03-01'.", '{"due_date": "2026-03-01"}'),
 ]
 KEYS = [("Production", 0.6), ("Staging", 0.25), ("Notebook", 0.15)]
+# The app each key's traffic names (HTTP-Referer, X-Title); the notebook names none.
+APPS = {
+    "Production": {"app_referer": "https://support.example.com/", "app_title": "Support bot"},
+    "Staging": {"app_referer": "https://staging.support.example.com/", "app_title": "Support bot (staging)"},
+}
 
 
 class Command(BaseCommand):
@@ -220,6 +225,7 @@ class Command(BaseCommand):
             latency_ms=latency,
             error="Upstream provider returned 500 (demo data)." if status == "error" else "",
             created_at=at,
+            **APPS.get(key.name, {}),
             **text,
         )
         # Charged through the same hold → settle path as live traffic.
