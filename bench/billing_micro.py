@@ -11,8 +11,9 @@ No HTTP, no upstream: what is left is the database work of the hot path, which i
   serving it (``/proc/<pid>/stat`` of the pool's backends), and transactions per request
   (``pg_stat_database``, and the statements sent on the pool, each its own transaction).
 
-The modes alternate round after round. Uses the benchmark database that ``python -m bench`` or
-``python -m bench.billing_modes`` prepared (``BENCH_DATABASE_URL``).
+The modes alternate round after round. Uses the benchmark database that
+``python -m bench.billing_modes`` prepared (``BENCH_DATABASE_URL``, default that run's
+``pg_bench_modes``).
 
     python -m bench.billing_micro [--seconds 3] [--rounds 2] [--accounts 64]
 """
@@ -21,10 +22,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import time
 from typing import Any
 
-from bench import micro
+from bench import billing_modes, micro
 from bench.procs import cpu_seconds
 
 MODES = ("strict", "batched")
@@ -147,6 +149,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--accounts", type=int, default=64)
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args(argv)
+    os.environ.setdefault("BENCH_DATABASE_URL", billing_modes.DEFAULT_DATABASE_URL)
+    os.environ.setdefault("BENCH_REDIS_URL", billing_modes.DEFAULT_REDIS_URL)
     micro.setup_django()
     from django.conf import settings
 

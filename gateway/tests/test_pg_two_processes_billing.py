@@ -29,6 +29,7 @@ import httpx
 import pytest
 from django.db import connection
 
+from billing import services
 from billing.audit import ledger_audit
 from billing.models import Generation, Hold, LedgerEntry
 from gateway.pipeline.tokens import tokens_for_chars
@@ -48,7 +49,7 @@ pytestmark = [
 
 
 @contextmanager
-def _gateways(mode: str) -> Iterator[list[str]]:
+def _gateways(mode: str, **extra_env: str) -> Iterator[list[str]]:
     db = connection.settings_dict
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env.update(
@@ -59,6 +60,7 @@ def _gateways(mode: str) -> Iterator[list[str]]:
         GATEWAY_DB_ASYNC="true",
         BILLING_MODE=mode,
         LOG_LEVEL="WARNING",
+        **extra_env,
     )
     processes, urls = [], []
     try:
@@ -72,8 +74,10 @@ def _gateways(mode: str) -> Iterator[list[str]]:
             processes.append(process)
             _wait_until_listening(port, process)
             urls.append(f"http://127.0.0.1:{port}")
+        _processes[tuple(urls)] = processes
         yield urls
     finally:
+        _processes.pop(tuple(urls), None)
         for process in processes:
             process.terminate()
         for process in processes:
@@ -94,6 +98,9 @@ def _function_calls() -> dict[str, int]:
             " WHERE funcname IN ('billing_hold_settle', 'billing_hold_settle_batch')"
         )
         return dict(cursor.fetchall())
+
+
+_processes: dict[tuple[str, ...], list[subprocess.Popen]] = {}
 
 
 @pytest.fixture
@@ -267,3 +274,47 @@ def test_organisation_members_spend_their_budgets_exactly_through_batched_gatewa
     assert world.balance() == start - 2 * budget * HOLD
     assert ledger_audit() == []
     assert counted_functions().get("billing_hold_settle_batch", 0) >= 1  # member rows went in batches
+
+
+def test_a_gateway_killed_mid_load_loses_no_answered_charge_and_its_holds_come_back(
+    make_customer, make_mock_model
+):
+    make_mock_model(slug="mock/lorem", upstream_model="lorem", input_price="0", output_price="1")
+    customer = make_customer(credits_nanos=AFFORDABLE * HOLD)
+    bodies = [_lorem(max_tokens=MAX_TOKENS, mock_delay_ms=40)] * (5 * AFFORDABLE)
+    ttl = 10  # the shortest hold lifetime allowed
+
+    async def load_and_kill(urls: list[str]) -> list[httpx.Response | BaseException]:
+        victim = _processes[tuple(urls)][1]
+        gate = asyncio.Semaphore(2 * AFFORDABLE)
+        async with httpx.AsyncClient(timeout=30) as client:
+
+            async def one(i: int) -> httpx.Response:
+                async with gate:
+                    return await client.post(
+                        f"{urls[i % 2]}/api/v1/chat/completions",
+                        json=bodies[i],
+                        headers={"Authorization": f"Bearer {customer.secret}"},
+                    )
+
+            requests = [asyncio.ensure_future(one(i)) for i in range(len(bodies))]
+            await asyncio.sleep(0.3)  # under way on both processes
+            victim.kill()  # SIGKILL: no shutdown, no settlement of what it had in flight
+            return await asyncio.gather(*requests, return_exceptions=True)
+
+    with _gateways("batched", HOLD_TTL_SECONDS=str(ttl)) as urls:
+        results = asyncio.run(load_and_kill(urls))
+        killed_at = time.monotonic()
+
+    answered = [r.json()["id"] for r in results if isinstance(r, httpx.Response) and r.status_code == 200]
+    assert answered  # some were answered (by either process before the kill, the survivor after)
+    charged = {e.generation_id for e in _usage_entries(customer)}
+    assert set(answered) <= charged  # every answered request is charged
+    assert customer.balance() >= 0 and customer.balance() + customer.held() <= AFFORDABLE * HOLD
+    assert customer.balance() == AFFORDABLE * HOLD - len(charged) * HOLD
+
+    # What the killed process had reserved comes back once its holds expire.
+    time.sleep(max(0.0, ttl + 1 - (time.monotonic() - killed_at)))
+    services.holds_release_expired()
+    assert customer.held() == 0
+    assert ledger_audit() == []
