@@ -411,7 +411,11 @@ def filter_choices(*, user_id: int, scope: Mapping[str, Any] | None = None) -> d
             .values_list("model_slug", flat=True)
             .distinct()[:500]
         )
-    keys = list(keys.exclude(kind=ApiKey.Kind.PLAYGROUND).order_by("name").values("id", "name", "masked"))
+    keys = list(
+        keys.exclude(kind=ApiKey.Kind.PLAYGROUND)
+        .order_by("name")
+        .values("id", "name", "masked", "user__email")
+    )
     return {"keys": keys, "models": models, "statuses": Generation.Status.choices}
 
 

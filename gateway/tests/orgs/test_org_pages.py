@@ -235,3 +235,16 @@ def test_a_member_sees_the_organisation_balance_but_not_its_ledger(world):
 
     assert "$5.000000001" in member and "a secret grant memo" not in member
     assert "a secret grant memo" in admin
+
+
+def test_an_admin_filters_the_organisation_s_activity_by_a_member_s_key(world):
+    dev, boss = world["dev"], world["boss"]
+    mine = GenerationFactory(user=dev.user, api_key=dev.key, organisation=world.organisation)
+    theirs = GenerationFactory(user=boss.user, api_key=boss.key, organisation=world.organisation)
+    admin = client_for(boss.user, world.organisation.slug)
+
+    page = admin.get("/activity/").content.decode()
+    filtered = admin.get(f"/activity/?key={dev.key.pk}").content.decode()
+
+    assert "dev key" in page and "dev@team.test" in page
+    assert f'data-row-id="{mine.pk}"' in filtered and f'data-row-id="{theirs.pk}"' not in filtered
