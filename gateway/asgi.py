@@ -43,6 +43,7 @@ from gateway.surfaces.embeddings import endpoint as embeddings
 from gateway.surfaces.messages import answer as messages_answer
 from gateway.surfaces.messages import endpoint as messages
 from gateway.surfaces.responses import endpoint as responses
+from promptgrid.db import DATABASE_DOWN
 from promptgrid.errors import error_body
 from promptgrid.observability.request_id import request_id_from_header, use_request_id
 
@@ -234,6 +235,15 @@ async def _serve(
                 reply = await handler(authorization, lambda: body, request_id, ",".join(betas))
             else:
                 reply = await handler(authorization, lambda: body, request_id)
+        except DATABASE_DOWN:
+            logger.warning("chat request failed: the database is unavailable", exc_info=True)
+            down = "The database is unavailable for a moment; retry the request."
+            retry = {"Retry-After": "1"}
+            reply = (
+                messages_answer.error_reply(503, down, retry)
+                if x_api_key
+                else error_reply(503, down, code="database_unavailable", headers=retry)
+            )
         except Exception:
             logger.exception("chat request failed")
             failed = "The gateway failed to handle this request."

@@ -27,8 +27,11 @@ import time
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
+import psycopg
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import InterfaceError as DjangoInterfaceError
+from django.db import OperationalError as DjangoOperationalError
 from django.db import connections
 
 P = ParamSpec("P")
@@ -56,3 +59,14 @@ async def db_call(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Run the sync ``fn`` (database work) in the shared executor and return its result."""
     shared = settings.GATEWAY_DB_SHARED_THREADS
     return await sync_to_async(functools.partial(_run, fn, *args, **kwargs), thread_sensitive=not shared)()
+
+
+# The database is unreachable or dropped the connection (a restart, a failover, a killed
+# backend): a request that meets one of these gets a 503 to retry, not a 500. The async
+# pool's PoolTimeout is a psycopg.OperationalError.
+DATABASE_DOWN: tuple[type[BaseException], ...] = (
+    DjangoOperationalError,
+    DjangoInterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)
