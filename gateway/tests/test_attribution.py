@@ -93,6 +93,17 @@ def test_providers_see_the_user_only_as_a_keyed_hash_stable_per_account(
     assert Generation.objects.filter(end_user="alice").count() == 3
 
 
+def test_a_safety_identifier_reaches_the_provider_only_as_the_same_keyed_hash(world, openai_upstream):
+    customer, url = world
+
+    _client(url, customer.secret).chat.completions.create(
+        model="openai/gpt-4o-mini", messages=HELLO, safety_identifier="alice@example.com"
+    )
+
+    sent = openai_upstream.requests[-1].json["safety_identifier"]
+    assert sent == upstream_user(customer.user.pk, "alice@example.com")
+
+
 def test_embeddings_user_reaches_openai_hashed(world, openai_upstream, make_openai_model):
     customer, url = world
     make_openai_model(

@@ -248,9 +248,11 @@ async def handle_chat(
         return reject(402, exc.message, code=exc.code, key=key, model=chat.model)
     telemetry.hold_opened()
 
+    # A provider sees end-user ids only as their keyed hash (gateway.pipeline.attribution).
     end_user = chat.params.get("user")
-    if end_user is not None:  # a provider sees only its keyed hash (gateway.pipeline.attribution)
-        chat.params["user"] = attribution.upstream_user(key.user_id, end_user)
+    for field in ("user", "safety_identifier"):
+        if (value := chat.params.get(field)) is not None:
+            chat.params[field] = attribution.upstream_user(key.user_id, value)
     flight = Flight(
         generation_id=generation_id,
         key=key,
