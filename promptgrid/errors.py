@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
+
+logger = logging.getLogger(__name__)
 
 _TYPES = {
     400: "invalid_request_error",
@@ -54,9 +57,17 @@ def drf_exception_handler(exc: Exception, context: dict[str, Any]):
     from rest_framework.response import Response
     from rest_framework.views import exception_handler
 
+    from promptgrid.db import DATABASE_DOWN
+
     if isinstance(exc, RequestDataTooBig):
         # Django's own answer is an HTML 400 page; API clients need JSON and the true status.
         return Response(error_body(413, "Request body is too large."), status=413)
+    if isinstance(exc, DATABASE_DOWN):
+        # A restart or failover dropped the connection: retry, as on the chat path.
+        logger.warning("API request failed: the database is unavailable", exc_info=True)
+        down = "The database is unavailable for a moment; retry the request."
+        body = error_body(503, down, code="database_unavailable")
+        return Response(body, status=503, headers={"Retry-After": "1"})
     response = exception_handler(exc, context)
     if response is None:
         return None

@@ -38,3 +38,22 @@ def test_a_server_fault_under_the_api_is_json(client):
     request = client.get("/api/v1/nope").wsgi_request
     response = api_errors.server_error(request)
     assert response.status_code == 500 and response["Content-Type"] == "application/json"
+
+
+@pytest.mark.django_db
+def test_a_dropped_database_connection_is_a_503_to_retry_on_the_drf_api(client, monkeypatch):
+    from django.db import OperationalError
+
+    from accounts import selectors
+
+    def dropped(**kwargs):
+        raise OperationalError("terminating connection due to administrator command")
+
+    from accounts.tests.factories import UserFactory
+
+    client.force_login(UserFactory())
+    monkeypatch.setattr(selectors, "api_keys_visible", dropped)
+    response = client.get("/api/v1/keys")
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "database_unavailable"
+    assert response["Retry-After"] == "1"
