@@ -4,7 +4,8 @@
   SQLite Django's test flush deletes rows, so there the model and queryset guards
   refuse deletes instead).
 * Inserting a ledger entry moves its account's balance in the same statement, so a
-  balance can never change without its entry, nor an entry exist without moving it.
+  balance can never change without its entry, nor an entry exist without moving it
+  (on PostgreSQL once per statement and account, for the sum of its entries).
 * On PostgreSQL any other UPDATE that changes a balance is refused; on both
   backends an account is created with a zero balance.
 
@@ -29,18 +30,22 @@ _POSTGRES = [
       BEFORE UPDATE OR DELETE ON billing_ledgerentry
       FOR EACH ROW EXECUTE FUNCTION billing_ledger_immutable()
     """,
+    # Once per INSERT statement, one UPDATE per account: a batch of settlements (one multi-row
+    # INSERT of usage entries) moves a busy account's balance once, not once per entry.
     """
     CREATE OR REPLACE FUNCTION billing_ledger_apply() RETURNS trigger AS $$
     BEGIN
-      UPDATE billing_creditaccount SET balance_nanos = balance_nanos + NEW.amount_nanos
-        WHERE id = NEW.account_id;
+      UPDATE billing_creditaccount a SET balance_nanos = a.balance_nanos + s.amount
+        FROM (SELECT account_id, sum(amount_nanos) AS amount FROM billing_ledger_new
+               GROUP BY account_id) AS s
+       WHERE a.id = s.account_id;
       RETURN NULL;
     END $$ LANGUAGE plpgsql
     """,
     """
     CREATE OR REPLACE TRIGGER billing_ledger_apply
-      AFTER INSERT ON billing_ledgerentry
-      FOR EACH ROW EXECUTE FUNCTION billing_ledger_apply()
+      AFTER INSERT ON billing_ledgerentry REFERENCING NEW TABLE AS billing_ledger_new
+      FOR EACH STATEMENT EXECUTE FUNCTION billing_ledger_apply()
     """,
     # pg_trigger_depth() is 2 only when the UPDATE comes from billing_ledger_apply.
     """
