@@ -17,6 +17,7 @@ from billing.audit import ledger_audit
 from billing.models import Generation, Hold, LedgerEntry, Shortfall
 from gateway.pipeline import holds, settlement
 from gateway.tests.test_pg_settlement import COST, NOT_LOGGED, _outcome, _reserve_kwargs, run
+from promptgrid import pgpool
 
 pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="the group commit is PostgreSQL's"),
@@ -233,3 +234,50 @@ def test_a_released_hold_in_a_batch_is_charged_only_what_the_balance_still_allow
     assert (shortfall.kind, shortfall.amount_nanos) == (Shortfall.Kind.OVER_HOLD, big - late_charge)
     assert "(released)" in shortfall.detail
     assert ledger_audit() == []
+
+
+def _naive_batch_function() -> str:
+    """The batch function without its cap (a charge as large as the provider reports)."""
+    from billing import db_batch
+
+    body = db_batch._POSTGRES[0].replace("billing_hold_settle_batch(", "billing_hold_settle_batch_naive(")
+    assert "LEAST(r.cost, h.amount_nanos)" in body
+    with connection.cursor() as cursor:
+        cursor.execute(body.replace("LEAST(r.cost, h.amount_nanos)", "r.cost"))
+    return pg_batch.BATCH_SETTLE_CALL.replace(
+        "billing_hold_settle_batch(", "billing_hold_settle_batch_naive("
+    )
+
+
+def test_without_its_cap_a_batch_would_overdraw_and_with_it_never_does(make_customer, endpoint):
+    hold = 100 * 1000 + 50 * 2000
+    big = 5000  # completion tokens: each answer's reported cost is far above its hold
+    naive_call = _naive_batch_function()
+
+    def settle_together(customer: Any, call: str) -> None:
+        async def batch() -> None:
+            reserved = await _reserve(customer, endpoint, 2)
+            rows = []
+            for generation_id, reservation in reserved:
+                outcome = _outcome(customer, endpoint, reservation, generation_id, **NOT_LOGGED)
+                outcome.usage.completion_tokens = big
+                values = settlement._values(outcome, settlement.cost_of(outcome))
+                params = pg_batch.pg_async.row_params(Generation, values)
+                rows.append(
+                    pg_batch._Row(Generation, values, params, reservation.hold_id, values["cost_nanos"], "")
+                )
+            statement = pg_batch.batch_statement(Generation, 2).replace(pg_batch.BATCH_SETTLE_CALL, call)
+            await pgpool.fetch_value(statement, pg_batch.batch_params(rows))
+
+        run(batch())
+
+    naive = make_customer(credits_nanos=2 * hold)
+    settle_together(naive, naive_call)
+    assert naive.balance() < 0  # the race the cap closes: two answers charged past the balance
+
+    capped = make_customer(credits_nanos=2 * hold)
+    settle_together(capped, pg_batch.BATCH_SETTLE_CALL)
+    assert (capped.balance(), capped.held()) == (0, 0)  # each charge stopped at its hold
+    assert Shortfall.objects.filter(account=capped.account, kind=Shortfall.Kind.OVER_HOLD).count() == 2
+    with connection.cursor() as cursor:
+        cursor.execute("DROP FUNCTION billing_hold_settle_batch_naive")
