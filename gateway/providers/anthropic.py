@@ -618,6 +618,18 @@ class _StreamState:
                 return [delta_choice({"tool_calls": [call]})]
             if block.type == "thinking":
                 self.thinking_blocks[event.index] = len(self.thinking_blocks)
+            if block.type == "redacted_thinking":
+                # Whole in its start event; counted with the thinking blocks, as completion_from does.
+                index = self.thinking_blocks[event.index] = len(self.thinking_blocks)
+                if self.exclude_reasoning or not block.data:
+                    return None
+                detail = {
+                    "type": "reasoning.encrypted",
+                    "data": block.data,
+                    "format": REASONING_FORMAT,
+                    "index": index,
+                }
+                return [delta_choice({"reasoning_details": [detail]})]
             if block.type == "text" and block.text:
                 return [delta_choice({"content": block.text})]
             return None

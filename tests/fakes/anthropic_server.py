@@ -9,6 +9,7 @@ Behaviours (``FakeUpstream.push``) are a string or a dict with a ``kind``:
   first declared tool with ``{"city": "Paris"}`` (``{"city": "Paris", "n": i}`` for the i-th).
 - ``json``: the text ``{"answer": 42}``.
 - ``usage``: a thinking block, text, and usage with cache reads, cache writes and thinking tokens.
+- ``redacted``: a thinking block, a redacted_thinking block (its opaque ``data``), then text.
 - ``rate_limit`` (429, retry-after 7), ``overloaded`` (529, retry-after 2), ``server_error`` (500),
   ``invalid`` (400), ``unauthorized`` (401), ``not_found`` (404), or
   ``{"kind": "status", "status": .., "type": .., "headers": {..}, "message": ..}``.
@@ -112,6 +113,13 @@ def _plan(behaviour: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
             "output_tokens": 50,
             "output_tokens_details": {"thinking_tokens": 20},
         }
+    elif kind == "redacted":
+        blocks = [
+            {"type": "thinking", "thinking": "Visible part.", "signature": "sig-2"},
+            {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix/LafPsn4aDFIT"},
+            {"type": "text", "text": "Answered."},
+        ]
+        stop_reason = "end_turn"
     elif kind == "text":
         text = behaviour.get("text", "")
         blocks = [{"type": "text", "text": text}] if text else []
@@ -157,6 +165,8 @@ def _events(message: dict[str, Any]) -> list[bytes]:
             opening = {"type": "thinking", "thinking": "", "signature": ""}
             deltas = [{"type": "thinking_delta", "thinking": p} for p in _pieces(block["thinking"])]
             deltas.append({"type": "signature_delta", "signature": block["signature"]})
+        elif kind == "redacted_thinking":  # arrives whole in its start event, with no deltas
+            opening, deltas = block, []
         else:
             opening = {**block, "input": {}}
             encoded = json.dumps(block["input"]) if block["input"] else ""  # no input: no JSON streamed

@@ -254,7 +254,9 @@ def test_count_tokens_is_anthropics_own_count_for_anthropic_models(world):
     assert customer.balance() == before and not Generation.objects.exists()
 
 
-@pytest.mark.parametrize("behaviour", ["usage", {"kind": "tool", "calls": 2, "text": "Checking."}])
+@pytest.mark.parametrize(
+    "behaviour", ["usage", "redacted", {"kind": "tool", "calls": 2, "text": "Checking."}]
+)
 def test_streamed_thinking_and_tool_use_accumulate_like_the_plain_call(world, behaviour):
     customer, client, _, fake = world
     request = {
