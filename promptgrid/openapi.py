@@ -20,9 +20,17 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.urls import Resolver404, resolve
 
-from promptgrid.openapi_narrowing import NO_NUL, NON_BLANK, NON_BLANK_NO_NUL, narrow_openai_chat
+from promptgrid.openapi_narrowing import (
+    NO_NUL,
+    NON_BLANK,
+    NON_BLANK_NO_NUL,
+    narrow_openai_chat,
+    narrow_openrouter_embeddings,
+    narrow_openrouter_prices,
+)
 
 API_PREFIX = "/api/v1"
 SPECS_DIR = Path(__file__).resolve().parent / "openapi_specs"
@@ -205,6 +213,12 @@ def add_public_api(result: dict[str, Any], generator: Any, request: Any, public:
         if not served:
             continue
         operations = copy.deepcopy(item)
+        if path == "/embeddings" and "post" in operations:
+            narrow_openrouter_embeddings(
+                operations["post"],
+                max_inputs=settings.EMBEDDINGS_MAX_INPUTS,
+                max_dimensions=settings.EMBEDDINGS_MAX_DIMENSIONS,
+            )
         for operation in operations.values():
             # An operation OpenRouter documents without a 401 (the model list) needs no key.
             operation["security"] = SECURITY if "401" in operation.get("responses", {}) else [*SECURITY, {}]
@@ -226,6 +240,7 @@ def _with_string_error_codes(components: dict[str, Any]) -> dict[str, Any]:
     """OpenRouter types ``error.code`` as the HTTP status (an integer); ours is a string
     such as ``"missing_api_key"`` (OpenAI's convention), or null."""
     components = copy.deepcopy(components)
+    narrow_openrouter_prices(components)
     for name, schema in components.get("schemas", {}).items():
         if name.endswith("ErrorData") and "code" in schema.get("properties", {}):
             schema["properties"]["code"] = {"type": ["string", "null"]}

@@ -13,11 +13,11 @@ import copy
 from typing import Any
 
 # What the gateway's "must not be empty" means (``str.strip()`` leaves something). Python counts
-# \x1c-\x1f as whitespace and ECMA/Rust regexes do not, so they are named for every engine.
-NON_BLANK = {"type": "string", "pattern": r"[^\s\x1c-\x1f]"}
+# \x1c-\x1f (and ECMA \x85) as whitespace where other regex engines do not: named for all.
+NON_BLANK = {"type": "string", "pattern": r"[^\s\x1c-\x1f\x85]"}
 # A URL or a DRF field holds no NUL (promptgrid/nul.py, DRF's CharField), blank or not.
 NO_NUL = r"^[^\x00]*$"
-NON_BLANK_NO_NUL = r"^[^\x00]*[^\s\x00\x1c-\x1f][^\x00]*$"
+NON_BLANK_NO_NUL = r"^[^\x00]*[^\s\x00\x1c-\x1f\x85][^\x00]*$"
 
 _DROPPED_VARIANTS = {
     "ChatCompletionRequestFunctionMessage",
@@ -78,3 +78,65 @@ ASSISTANT_SAYS_SOMETHING = [
     {"required": ["tool_calls"], "properties": {"tool_calls": {"type": "array", "minItems": 1}}},
     {"required": ["function_call"], "properties": {"function_call": {"not": {"type": "null"}}}},
 ]
+
+
+def narrow_openrouter_embeddings(operation: dict[str, Any], *, max_inputs: int, max_dimensions: int) -> None:
+    """OpenRouter's embeddings request as the gateway takes it: OpenAI's four shapes of
+    ``input`` (no multimodal objects), at most ``max_inputs`` of them, token ids as
+    non-negative integers, and ``dimensions`` within the operator's bound."""
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    props = schema["properties"]
+    tokens = {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": max_inputs,
+        "items": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+    }
+    props["input"] = {
+        **{k: v for k, v in props["input"].items() if k != "anyOf"},
+        "anyOf": [
+            {"type": "string", "minLength": 1},
+            {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": max_inputs,
+                "items": {"type": "string", "minLength": 1},
+            },
+            tokens,
+            {"type": "array", "minItems": 1, "maxItems": max_inputs, "items": {**tokens, "maxItems": None}},
+        ],
+    }
+    props["input"]["anyOf"][3]["items"].pop("maxItems")
+    props["model"] = {**props.get("model", {}), **NON_BLANK}
+    props["dimensions"] = {
+        **props.get("dimensions", {}),
+        "type": "integer",
+        "minimum": 1,
+        "maximum": max_dimensions,
+    }
+    if "user" in props:
+        props["user"] = {**props["user"], "maxLength": 256}
+
+
+# OpenRouter types a max price as a string; the gateway reads it as a non-negative decimal.
+DECIMAL_STRING = r"^\s*\+?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$"
+
+
+def narrow_openrouter_prices(components: dict[str, Any]) -> None:
+    """OpenRouter's ``provider`` object as the gateway reads it: prices as decimal strings,
+    provider names that are not blank, and the sorts it implements (not ``exacto``)."""
+    schemas = components.get("schemas", {})
+    props = schemas.get("OpenRouterProviderPreferences", {}).get("properties", {})
+    max_price = props.get("max_price", {})
+    for name, prop in max_price.get("properties", {}).items():
+        if prop.get("type") == "string":
+            max_price["properties"][name] = {**prop, "pattern": DECIMAL_STRING}
+    for name in ("only", "order", "ignore"):
+        if name in props:
+            props[name] = {**props[name], "items": NON_BLANK}
+    sorts = ["price", "throughput", "latency"]
+    if "OpenRouterProviderSort" in schemas:
+        schemas["OpenRouterProviderSort"]["enum"] = sorts
+    by = schemas.get("OpenRouterProviderSortConfig", {}).get("properties", {}).get("by")
+    if by is not None:
+        by["enum"] = [*sorts, None]

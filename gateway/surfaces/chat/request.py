@@ -179,7 +179,7 @@ def _array(value: Any, param: str, *, non_empty: bool = False) -> list[Any]:
 
 
 def _int(value: Any, param: str, lo: int | None = None, hi: int | None = None) -> int:
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+    if isinstance(value, float) and value.is_integer():
         value = int(value)  # JSON's 5.0 is the integer 5 (JSON Schema agrees)
     if not _is_int(value):
         raise _fail(param, "an integer", value)

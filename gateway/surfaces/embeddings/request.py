@@ -83,15 +83,22 @@ def _kind(value: Any) -> str:
     )
 
 
+def _integral(value: Any) -> bool:
+    """An integer in JSON's sense: ``5`` or ``5.0`` (JSON Schema agrees), never a boolean."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+
+
 def _token_array(value: list[Any], param: str) -> list[int]:
     if not value:
         raise InvalidRequest(f"'{param}' must not be an empty token array.", param)
     for i, token in enumerate(value):
-        if not isinstance(token, int) or isinstance(token, bool) or not 0 <= token <= MAX_TOKEN_ID:
+        if not _integral(token) or not 0 <= token <= MAX_TOKEN_ID:
             raise InvalidRequest(
                 f"'{param}[{i}]' must be a token id (an integer from 0), got {_kind(token)}.", f"{param}[{i}]"
             )
-    return value
+    return [int(token) for token in value]
 
 
 def _inputs(value: Any) -> tuple[list[Any], bool]:
@@ -110,17 +117,18 @@ def _inputs(value: Any) -> tuple[list[Any], bool]:
     if len(value) > limit:
         raise InvalidRequest(f"'input' has {len(value)} items; at most {limit} are allowed.", "input")
     first = value[0]
-    if isinstance(first, int) and not isinstance(first, bool):
+    if _integral(first):
         return [_token_array(value, "input")], True
     if isinstance(first, list):
+        arrays = []
         for i, item in enumerate(value):
             if not isinstance(item, list):
                 raise InvalidRequest(
                     f"'input[{i}]' must be a token array like the first item, got {_kind(item)}.",
                     f"input[{i}]",
                 )
-            _token_array(item, f"input[{i}]")
-        return value, True
+            arrays.append(_token_array(item, f"input[{i}]"))
+        return arrays, True
     for i, item in enumerate(value):
         if isinstance(item, dict):
             raise InvalidRequest(
@@ -176,8 +184,9 @@ def validate(body: dict[str, Any]) -> EmbeddingsRequest:
     dimensions = body.get("dimensions")
     if dimensions is not None:
         limit = settings.EMBEDDINGS_MAX_DIMENSIONS
-        if not isinstance(dimensions, int) or isinstance(dimensions, bool) or not 1 <= dimensions <= limit:
+        if not _integral(dimensions) or not 1 <= dimensions <= limit:
             raise InvalidRequest(f"'dimensions' must be an integer between 1 and {limit}.", "dimensions")
+        dimensions = int(dimensions)
     mock_delay_ms = body.get("mock_delay_ms") or 0
     if (
         not isinstance(mock_delay_ms, int)
