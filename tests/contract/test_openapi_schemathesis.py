@@ -79,6 +79,11 @@ def _st(url: str, secret: str, tmp_path: Path, *filters: str) -> subprocess.Comp
     )
 
 
+def _summary(run: subprocess.CompletedProcess) -> str:
+    lines = run.stdout.splitlines()
+    return " ".join(line.strip() for line in lines if "generated" in line or "Operations:" in line)
+
+
 def _report(run: subprocess.CompletedProcess) -> str:
     """The run's failures, each line cut short (generated bodies can be huge)."""
     return "\n".join(line[:400] for line in run.stdout.splitlines())[-30000:]
@@ -87,10 +92,12 @@ def _report(run: subprocess.CompletedProcess) -> str:
 def test_every_operation_keeps_to_the_schema_with_a_standard_key(api, tmp_path):
     url, secret, _management = api
     run = _st(url, secret, tmp_path, "--exclude-path-regex", MANAGEMENT)
+    print(_summary(run))  # shown with -s: operations, cases generated, failures
     assert run.returncode == 0, _report(run)
 
 
 def test_key_administration_keeps_to_the_schema_with_a_management_key(api, tmp_path):
     url, _secret, management = api
     run = _st(url, management, tmp_path, "--include-path-regex", MANAGEMENT)
+    print(_summary(run))  # shown with -s: operations, cases generated, failures
     assert run.returncode == 0, _report(run)
