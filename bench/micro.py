@@ -317,10 +317,17 @@ def measure_concurrent(requests: int, threads: int, *, distinct_accounts: bool) 
     snapshot = get_snapshot()
     keys = extra_keys(threads) if distinct_accounts else [bench_key()] * threads
     per_thread = max(requests // threads, 1)
-    start = threading.Barrier(threads + 1)
+    # Each thread needs a connection of its own from Django's pool (DB_POOL_SIZE): give
+    # this thread's back first, and fail, not hang, if a thread cannot start.
+    connection.close()
+    start = threading.Barrier(threads + 1, timeout=60)
 
     def work(key: Any) -> None:
-        one_request(key, snapshot)  # connect and warm up before the clock starts
+        try:
+            one_request(key, snapshot)  # connect and warm up before the clock starts
+        except BaseException:
+            start.abort()
+            raise
         start.wait()
         for _ in range(per_thread):
             one_request(key, snapshot)
