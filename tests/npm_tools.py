@@ -12,8 +12,8 @@ TOOLS = Path(__file__).resolve().parents[1] / ".tools"
 
 
 def npm_tool(package: str, folder: str, command: str) -> Path:
-    """The installed ``command`` of ``package``; the test skips, saying why, when the npm
-    registry cannot provide it."""
+    """The installed ``command`` of ``package`` (pinned: ``name@version``); the test skips,
+    saying why, when the npm registry cannot provide it."""
     binary = TOOLS / folder / "node_modules" / ".bin" / command
     if not binary.exists():
         binary.parents[2].mkdir(parents=True, exist_ok=True)

@@ -308,7 +308,7 @@ def test_a_get_is_refused_in_anthropics_shape(world):
 
 def test_claude_code_completes_a_prompt_through_promptgrid_billed(world, tmp_path):
     customer, _, url, _ = world
-    claude = npm_tool("@anthropic-ai/claude-code", "claude-code", "claude")
+    claude = npm_tool("@anthropic-ai/claude-code@2.1.197", "claude-code", "claude")
     before = customer.balance()
     env = {
         "PATH": os.environ.get("PATH", ""),

@@ -34,7 +34,7 @@ wire_api = "responses"
 
 @pytest.mark.parametrize("model", MODELS)
 def test_codex_exec_completes_a_prompt_through_promptgrid_billed(world, tmp_path, model):
-    codex = npm_tool("@openai/codex", "codex", "codex")
+    codex = npm_tool("@openai/codex@0.171.0", "codex", "codex")
     home = tmp_path / "codex-home"
     home.mkdir()
     (home / "config.toml").write_text(codex_config(world.url, model))
@@ -67,7 +67,7 @@ def test_codex_exec_completes_a_prompt_through_promptgrid_billed(world, tmp_path
 
 
 def test_codex_runs_the_shell_command_the_model_calls_for_and_answers_with_its_output(world, tmp_path):
-    codex = npm_tool("@openai/codex", "codex", "codex")
+    codex = npm_tool("@openai/codex@0.171.0", "codex", "codex")
     home = tmp_path / "codex-home"
     home.mkdir()
     (home / "config.toml").write_text(codex_config(world.url, "mock/echo"))
