@@ -1,6 +1,6 @@
 """PostgreSQL drops the gateway's connections under load (pg_terminate_backend on every backend
 of the test database but the test's own, three times in a second: what a restart does to the
-clients, without restarting the server other engineers share). Requests in flight fail cleanly
+clients, without restarting a server that other databases and tests share). Requests in flight fail cleanly
 or complete; none is a 500, none is charged twice or charged without its Generation, and the
 gateway serves again within seconds by itself. After the hold sweep audit_ledger is clean."""
 
