@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from promptgrid.schema import run_triggers, triggers_named
+
 _POSTGRES = [
     """
     CREATE OR REPLACE FUNCTION billing_ledger_immutable() RETURNS trigger AS $$
@@ -112,28 +114,15 @@ TRIGGER_NAMES = ("billing_ledger_immutable", "billing_ledger_apply", "billing_ba
 
 
 def install(connection: Any) -> None:
-    statements = {"postgresql": _POSTGRES, "sqlite": _SQLITE}.get(connection.vendor)
-    if statements is None:
-        raise NotImplementedError(f"billing triggers are not written for {connection.vendor}")
-    with connection.cursor() as cursor:
-        for sql in statements:
-            cursor.execute(sql)
+    run_triggers(connection, {"postgresql": _POSTGRES, "sqlite": _SQLITE}, what="billing", required=True)
 
 
 def uninstall(connection: Any) -> None:
-    statements = {"postgresql": _POSTGRES_DROP, "sqlite": _SQLITE_DROP}.get(connection.vendor, [])
-    with connection.cursor() as cursor:
-        for sql in statements:
-            cursor.execute(sql)
+    run_triggers(
+        connection, {"postgresql": _POSTGRES_DROP, "sqlite": _SQLITE_DROP}, what="billing", required=False
+    )
 
 
 def installed(connection: Any) -> set[str]:
     """Names of the billing triggers present in the database."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgname LIKE 'billing_%%'"
-            )
-        else:
-            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'billing_%'")
-        return {row[0] for row in cursor.fetchall()}
+    return triggers_named(connection, "billing_")

@@ -45,3 +45,29 @@ def create_index(schema_editor: Any, table: str, column: str, *, like: bool = Fa
     schema_editor.execute(
         f"CREATE INDEX IF NOT EXISTS {quote(name)} ON {quote(table)} ({quote(column)}{ops})"
     )
+
+
+def run_triggers(connection: Any, by_vendor: dict[str, list[str]], *, what: str, required: bool) -> None:
+    """Run a trigger set's statements for this database (``required``: refuse one not written for)."""
+    statements = by_vendor.get(connection.vendor)
+    if statements is None:
+        if required:
+            raise NotImplementedError(f"{what} triggers are not written for {connection.vendor}")
+        statements = []
+    with connection.cursor() as cursor:
+        for sql in statements:
+            cursor.execute(sql)
+
+
+def triggers_named(connection: Any, prefix: str) -> set[str]:
+    """Names of the user triggers in the database that start with ``prefix``."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgname LIKE %s", [prefix + "%"]
+            )
+        else:
+            cursor.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE %s", [prefix + "%"]
+            )
+        return {row[0] for row in cursor.fetchall()}

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from promptgrid.schema import run_triggers, triggers_named
+
 _POSTGRES = [
     """
     CREATE OR REPLACE FUNCTION audit_log_immutable() RETURNS trigger AS $$
@@ -45,30 +47,15 @@ TRIGGER_NAMES = ("audit_log_immutable",)
 
 
 def install(connection: Any) -> None:
-    statements = {"postgresql": _POSTGRES, "sqlite": _SQLITE}.get(connection.vendor)
-    if statements is None:
-        raise NotImplementedError(f"audit log triggers are not written for {connection.vendor}")
-    with connection.cursor() as cursor:
-        for sql in statements:
-            cursor.execute(sql)
+    run_triggers(connection, {"postgresql": _POSTGRES, "sqlite": _SQLITE}, what="audit log", required=True)
 
 
 def uninstall(connection: Any) -> None:
-    statements = {"postgresql": _POSTGRES_DROP, "sqlite": _SQLITE_DROP}.get(connection.vendor, [])
-    with connection.cursor() as cursor:
-        for sql in statements:
-            cursor.execute(sql)
+    run_triggers(
+        connection, {"postgresql": _POSTGRES_DROP, "sqlite": _SQLITE_DROP}, what="audit log", required=False
+    )
 
 
 def installed(connection: Any) -> set[str]:
     """Names of the audit log triggers present in the database."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgname LIKE 'audit_log_%%'"
-            )
-        else:
-            cursor.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'audit_log_%'"
-            )
-        return {row[0] for row in cursor.fetchall()}
+    return triggers_named(connection, "audit_log_")
